@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * BPF-only helpers shared by every hook family: the maps, the "is this task
+ * governed" test every hook runs first, and the common verdict/report path.
+ * The maps are defined once (maps.bpf.c, GRANTD_DEFINE_MAPS) and declared
+ * extern elsewhere; `bpftool gen object` links the families into one object.
+ */
+#ifndef GRANTD_BPF_H
+#define GRANTD_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include <grantd/abi.h>
+
+#define EACCES 13
+
+#ifdef GRANTD_DEFINE_MAPS
+#define GRANTD_MAP_STORAGE
+#else
+#define GRANTD_MAP_STORAGE extern
+#endif
+
+GRANTD_MAP_STORAGE struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct grantd_config);
+} settings SEC(".maps");
+
+/* cgroup id -> session. Sized by the loader (bpf_map__set_max_entries). */
+GRANTD_MAP_STORAGE struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct grantd_session);
+} sessions SEC(".maps");
+
+GRANTD_MAP_STORAGE struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 20);
+	__type(key, struct grantd_file_key);
+	__type(value, struct grantd_file_rule);
+} file_rules SEC(".maps");
+
+GRANTD_MAP_STORAGE struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GRANTD_NR_HOOKS);
+	__type(key, __u32);
+	__type(value, struct grantd_counter);
+} counters SEC(".maps");
+
+GRANTD_MAP_STORAGE struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+/* Who is acting, for a task inside the governed subtree. */
+struct subject {
+	__u64 cgroup_id;
+	const struct grantd_session *session; /* NULL: cgroup not registered */
+	__u32 report_allows;
+};
+
+/*
+ * The hot path of the whole host: every task passes here on every gated
+ * operation, so an ungoverned task leaves after one inlined array load, one
+ * helper call and one compare.
+ */
+static __always_inline bool governed(struct subject *s)
+{
+	__u32 zero = 0;
+	const struct grantd_config *cfg = bpf_map_lookup_elem(&settings, &zero);
+
+	if (!cfg || !cfg->root_cgroup_id)
+		return false;
+	if (bpf_get_current_ancestor_cgroup_id(cfg->root_level) != cfg->root_cgroup_id)
+		return false;
+	s->cgroup_id = bpf_get_current_cgroup_id();
+	s->session = bpf_map_lookup_elem(&sessions, &s->cgroup_id);
+	s->report_allows = cfg->flags & GRANTD_CONFIG_REPORT_ALLOWS;
+	return true;
+}
+
+/* What one check found, filled by the hook family, judged by finish(). */
+struct decision {
+	__u32 requested;
+	__u32 granted;
+	__u32 expired; /* requested rights whose matching rule had expired */
+	__u16 reason;  /* set when the check stopped short of a verdict */
+	__u32 dev;
+	__u64 ino;
+	const unsigned char *name;
+};
+
+static __always_inline void report(const struct subject *s, const struct decision *d,
+				   __u16 hook, __u16 verdict, __u16 reason,
+				   struct grantd_counter *counter)
+{
+	struct grantd_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	__u64 id;
+
+	if (!e) {
+		if (counter)
+			counter->lost_events++;
+		return;
+	}
+	id = bpf_get_current_pid_tgid();
+	e->time_ns = bpf_ktime_get_boot_ns();
+	e->cgroup_id = s->cgroup_id;
+	e->ino = d->ino;
+	e->session_id = s->session ? s->session->session_id : 0;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->dev = d->dev;
+	e->hook = hook;
+	e->verdict = verdict;
+	e->reason = reason;
+	e->pad = 0;
+	e->requested = d->requested;
+	e->granted = d->granted & d->requested;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->name[0] = 0;
+	if (d->name)
+		bpf_probe_read_kernel_str(e->name, sizeof(e->name), d->name);
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Turns a decision into the hook's return value, counting and reporting it. */
+static __always_inline int finish(const struct subject *s, const struct decision *d, __u16 hook)
+{
+	__u32 key = hook;
+	struct grantd_counter *counter = bpf_map_lookup_elem(&counters, &key);
+	bool permissive;
+	__u16 reason;
+
+	if (s->session && !d->reason && (d->granted & d->requested) == d->requested) {
+		if (counter)
+			counter->allow++;
+		if (s->report_allows)
+			report(s, d, hook, GRANTD_VERDICT_ALLOW, GRANTD_REASON_NONE, counter);
+		return 0;
+	}
+	if (counter)
+		counter->deny++;
+	reason = d->reason;
+	if (!s->session)
+		reason = GRANTD_REASON_UNREGISTERED;
+	else if (!reason)
+		reason = (d->expired & ~d->granted) ? GRANTD_REASON_EXPIRED : GRANTD_REASON_NO_RULE;
+	permissive = s->session && (s->session->flags & GRANTD_SESSION_PERMISSIVE);
+	report(s, d, hook, permissive ? GRANTD_VERDICT_WOULD_DENY : GRANTD_VERDICT_DENY, reason,
+	       counter);
+	return permissive ? 0 : -EACCES;
+}
+
+#endif /* GRANTD_BPF_H */

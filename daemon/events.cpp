@@ -1,0 +1,150 @@
+#include "events.h"
+
+#include <bpf/libbpf.h>
+
+#include <cstring>
+#include <memory>
+#include <utility>
+
+namespace grantd {
+
+const char* hook_name(std::uint16_t hook)
+{
+	switch (hook) {
+	case GRANTD_HOOK_FILE_OPEN:
+		return "file_open";
+	}
+	return "unknown";
+}
+
+const char* verdict_name(std::uint16_t verdict)
+{
+	switch (verdict) {
+	case GRANTD_VERDICT_ALLOW:
+		return "allow";
+	case GRANTD_VERDICT_DENY:
+		return "deny";
+	case GRANTD_VERDICT_WOULD_DENY:
+		return "would-deny";
+	}
+	return "unknown";
+}
+
+const char* reason_name(std::uint16_t reason)
+{
+	switch (reason) {
+	case GRANTD_REASON_NONE:
+		return "none";
+	case GRANTD_REASON_NO_RULE:
+		return "no-rule";
+	case GRANTD_REASON_EXPIRED:
+		return "expired";
+	case GRANTD_REASON_UNREGISTERED:
+		return "unregistered-cgroup";
+	case GRANTD_REASON_DEPTH:
+		return "depth-limit";
+	case GRANTD_REASON_UNRESOLVED:
+		return "unresolved-object";
+	}
+	return "unknown";
+}
+
+std::string rights_names(std::uint32_t mask)
+{
+	static const char* const names[GRANTD_NR_FILE_RIGHTS] = {"read", "write", "create",
+								 "delete", "exec", "map-exec"};
+	std::string out;
+	for (int r = 0; r < GRANTD_NR_FILE_RIGHTS; r++) {
+		if (!(mask & GRANTD_RIGHT_BIT(r)))
+			continue;
+		if (!out.empty())
+			out += ',';
+		out += names[r];
+	}
+	return out.empty() ? "-" : out;
+}
+
+namespace {
+
+// Kernel strings are fixed arrays that may lack a terminator; quote them so a
+// crafted comm or file name cannot forge fields.
+std::string quoted(const char* text, size_t max)
+{
+	std::string out = "\"";
+	for (size_t i = 0; i < max && text[i]; i++) {
+		unsigned char c = static_cast<unsigned char>(text[i]);
+		if (c == '"' || c == '\\') {
+			out += '\\';
+			out += static_cast<char>(c);
+		} else if (c < 0x20 || c >= 0x7f) {
+			char hex[5];
+			std::snprintf(hex, sizeof hex, "\\x%02x", c);
+			out += hex;
+		} else {
+			out += static_cast<char>(c);
+		}
+	}
+	return out + "\"";
+}
+
+} // namespace
+
+std::string format_event(const grantd_event& e)
+{
+	std::string line = std::string("verdict=") + verdict_name(e.verdict) + " hook=" + hook_name(e.hook) +
+			   " session=" + std::to_string(e.session_id) + " cgroup=" + std::to_string(e.cgroup_id) +
+			   " pid=" + std::to_string(e.pid) + " comm=" + quoted(e.comm, sizeof e.comm) +
+			   " requested=" + rights_names(e.requested) + " granted=" + rights_names(e.granted);
+	if (e.verdict != GRANTD_VERDICT_ALLOW)
+		line += std::string(" reason=") + reason_name(e.reason);
+	line += " dev=" + std::to_string(e.dev >> 20) + ":" + std::to_string(e.dev & 0xfffff) +
+		" ino=" + std::to_string(e.ino) + " name=" + quoted(e.name, sizeof e.name);
+	return line;
+}
+
+EventReader::EventReader(EventReader&& other) noexcept
+	: rb_(std::exchange(other.rb_, nullptr)), handler_(std::move(other.handler_))
+{
+}
+
+EventReader& EventReader::operator=(EventReader&& other) noexcept
+{
+	if (this != &other) {
+		ring_buffer__free(rb_);
+		rb_ = std::exchange(other.rb_, nullptr);
+		handler_ = std::move(other.handler_);
+	}
+	return *this;
+}
+
+EventReader::~EventReader() { ring_buffer__free(rb_); }
+
+Result<EventReader> EventReader::open(int ringbuf_fd, Handler handler)
+{
+	EventReader reader;
+	reader.handler_ = std::make_unique<Handler>(std::move(handler));
+	auto callback = [](void* ctx, void* data, size_t size) -> int {
+		if (size < sizeof(grantd_event))
+			return 0; // a foreign or truncated record: skip, never misread
+		grantd_event event;
+		std::memcpy(&event, data, sizeof event);
+		(*static_cast<Handler*>(ctx))(event);
+		return 0;
+	};
+	reader.rb_ = ring_buffer__new(ringbuf_fd, callback, reader.handler_.get(), nullptr);
+	if (!reader.rb_)
+		return Error::from_errno("open event ring buffer");
+	return reader;
+}
+
+int EventReader::fd() const { return ring_buffer__epoll_fd(rb_); }
+
+Result<int> EventReader::consume()
+{
+	int n = ring_buffer__consume(rb_);
+	if (n < 0)
+		return Error::from_errno("read event ring buffer", -n);
+	return n;
+}
+
+} // namespace grantd

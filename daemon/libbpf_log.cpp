@@ -1,0 +1,57 @@
+#include "libbpf_log.h"
+
+#include <bpf/libbpf.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <vector>
+
+namespace grantd {
+namespace {
+
+std::string captured;
+libbpf_print_fn_t previous = nullptr;
+
+int capture(enum libbpf_print_level level, const char* format, va_list args)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	char line[1024];
+	int n = std::vsnprintf(line, sizeof line, format, args);
+	captured += line;
+	return n;
+}
+
+} // namespace
+
+LibbpfLogCapture::LibbpfLogCapture()
+{
+	captured.clear();
+	previous = libbpf_set_print(capture);
+}
+
+LibbpfLogCapture::~LibbpfLogCapture() { libbpf_set_print(previous); }
+
+std::string LibbpfLogCapture::tail(int max_lines) const
+{
+	std::vector<std::string> lines;
+	std::string line;
+	for (char c : captured) {
+		if (c == '\n') {
+			if (!line.empty())
+				lines.push_back(line);
+			line.clear();
+		} else {
+			line += c;
+		}
+	}
+	if (!line.empty())
+		lines.push_back(line);
+	std::string out;
+	size_t first = lines.size() > static_cast<size_t>(max_lines) ? lines.size() - max_lines : 0;
+	for (size_t i = first; i < lines.size(); i++)
+		out += "  " + lines[i] + "\n";
+	return out;
+}
+
+} // namespace grantd

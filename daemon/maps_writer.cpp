@@ -1,0 +1,297 @@
+#include "maps_writer.h"
+
+#include "loader.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace grantd {
+namespace {
+
+UniqueFd dup_fd(int fd) { return UniqueFd(fd >= 0 ? ::fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1); }
+
+// Kernel-internal dev_t of a mount's super block, from mountinfo's "major:minor".
+Result<std::uint32_t> mount_dev(int mnt_id)
+{
+	std::ifstream in("/proc/self/mountinfo");
+	if (!in)
+		return Error::from_errno("open /proc/self/mountinfo");
+	std::string line;
+	while (std::getline(in, line)) {
+		std::istringstream fields(line);
+		int id = -1, parent = -1;
+		std::string devno;
+		fields >> id >> parent >> devno;
+		if (id != mnt_id)
+			continue;
+		unsigned major = 0, minor = 0;
+		if (std::sscanf(devno.c_str(), "%u:%u", &major, &minor) != 2)
+			return Error{"unparsable device '" + devno + "' in /proc/self/mountinfo"};
+		return (major << 20) | minor;
+	}
+	return Error{"mount " + std::to_string(mnt_id) + " not in /proc/self/mountinfo"};
+}
+
+unsigned possible_cpus()
+{
+	int n = libbpf_num_possible_cpus();
+	return n > 0 ? static_cast<unsigned>(n) : 1;
+}
+
+} // namespace
+
+Result<ObjectId> object_id(int fd)
+{
+	std::string path = "/proc/self/fdinfo/" + std::to_string(fd);
+	std::ifstream in(path);
+	if (!in)
+		return Error::from_errno("open " + path);
+	int mnt_id = -1;
+	std::uint64_t ino = 0;
+	bool have_ino = false;
+	std::string key;
+	while (in >> key) {
+		if (key == "mnt_id:")
+			in >> mnt_id;
+		else if (key == "ino:")
+			have_ino = static_cast<bool>(in >> ino);
+		else
+			in.ignore(4096, '\n');
+	}
+	if (mnt_id < 0 || !have_ino)
+		return Error{path + " lacks mnt_id or ino (kernel older than 5.14?)"};
+	auto dev = mount_dev(mnt_id);
+	if (!dev)
+		return dev.error();
+	return ObjectId{dev.value(), ino};
+}
+
+Result<ObjectId> object_id(const std::string& path)
+{
+	UniqueFd fd(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+	if (!fd.valid())
+		return Error::from_errno("open " + path);
+	auto id = object_id(fd.get());
+	if (!id)
+		return id.error().context(path);
+	return id;
+}
+
+std::uint64_t boot_time_ns()
+{
+	timespec ts{};
+	::clock_gettime(CLOCK_BOOTTIME, &ts);
+	return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+grantd_file_rule make_file_rule(std::uint32_t rights_mask, std::uint64_t deadline_ns)
+{
+	grantd_file_rule rule{};
+	for (int r = 0; r < GRANTD_NR_FILE_RIGHTS; r++)
+		if (rights_mask & GRANTD_RIGHT_BIT(r))
+			rule.deadline_ns[r] = deadline_ns;
+	return rule;
+}
+
+Result<MapsWriter> MapsWriter::from_loader(const Loader& loader)
+{
+	MapsWriter w;
+	w.settings_ = dup_fd(loader.map_fd("settings"));
+	w.sessions_ = dup_fd(loader.map_fd("sessions"));
+	w.file_rules_ = dup_fd(loader.map_fd("file_rules"));
+	w.counters_ = dup_fd(loader.map_fd("counters"));
+	w.events_ = dup_fd(loader.map_fd("events"));
+	for (const UniqueFd* fd : {&w.settings_, &w.sessions_, &w.file_rules_, &w.counters_, &w.events_})
+		if (!fd->valid())
+			return Error::from_errno("duplicate map fd");
+	return w;
+}
+
+Result<MapsWriter> MapsWriter::open_pinned(const std::string& pin_dir)
+{
+	MapsWriter w;
+	auto open = [&](UniqueFd& fd, const char* name) -> Result<void> {
+		std::string path = map_pin_path(pin_dir, name);
+		fd.reset(bpf_obj_get(path.c_str()));
+		if (!fd.valid())
+			return Error::from_errno("open pinned map " + path);
+		return {};
+	};
+	for (auto [fd, name] : {std::pair{&w.settings_, "settings"}, {&w.sessions_, "sessions"},
+				{&w.file_rules_, "file_rules"}, {&w.counters_, "counters"}, {&w.events_, "events"}})
+		if (auto opened = open(*fd, name); !opened)
+			return opened.error();
+	auto cfg = w.config();
+	if (!cfg)
+		return cfg.error();
+	if (cfg->abi_version != GRANTD_ABI_VERSION)
+		return Error{"pinned maps in " + pin_dir + " use ABI version " + std::to_string(cfg->abi_version) +
+			     ", expected " + std::to_string(GRANTD_ABI_VERSION)};
+	return w;
+}
+
+Result<grantd_config> MapsWriter::config() const
+{
+	__u32 zero = 0;
+	grantd_config cfg{};
+	if (bpf_map_lookup_elem(settings_.get(), &zero, &cfg) != 0)
+		return Error::from_errno("read settings map");
+	return cfg;
+}
+
+Result<void> MapsWriter::set_root(std::uint64_t root_id, std::uint32_t root_level, std::uint32_t flags)
+{
+	__u32 zero = 0;
+	grantd_config cfg{};
+	cfg.abi_version = GRANTD_ABI_VERSION;
+	cfg.root_level = root_level;
+	cfg.root_cgroup_id = root_id;
+	cfg.flags = flags;
+	if (bpf_map_update_elem(settings_.get(), &zero, &cfg, BPF_ANY) != 0)
+		return Error::from_errno("write settings map");
+	return {};
+}
+
+Result<void> MapsWriter::add_session(std::uint64_t cgroup_id, std::uint32_t session_id, std::uint32_t flags)
+{
+	if (session_id == 0)
+		return Error{"session id 0 is reserved (it marks unregistered cgroups in events)"};
+	grantd_session s{session_id, flags};
+	if (bpf_map_update_elem(sessions_.get(), &cgroup_id, &s, BPF_NOEXIST) != 0)
+		return Error::from_errno("register session " + std::to_string(session_id) + " for cgroup " +
+					 std::to_string(cgroup_id));
+	return {};
+}
+
+Result<void> MapsWriter::set_session_flags(std::uint64_t cgroup_id, std::uint32_t flags)
+{
+	auto current = session(cgroup_id);
+	if (!current)
+		return current.error();
+	if (!current.value())
+		return Error{"no session for cgroup " + std::to_string(cgroup_id)};
+	grantd_session s = *current.value();
+	s.flags = flags;
+	if (bpf_map_update_elem(sessions_.get(), &cgroup_id, &s, BPF_EXIST) != 0)
+		return Error::from_errno("update session for cgroup " + std::to_string(cgroup_id));
+	return {};
+}
+
+Result<std::optional<grantd_session>> MapsWriter::session(std::uint64_t cgroup_id) const
+{
+	grantd_session s{};
+	if (bpf_map_lookup_elem(sessions_.get(), &cgroup_id, &s) == 0)
+		return std::optional<grantd_session>(s);
+	if (errno == ENOENT)
+		return std::optional<grantd_session>();
+	return Error::from_errno("read session for cgroup " + std::to_string(cgroup_id));
+}
+
+Result<void> MapsWriter::remove_session(std::uint64_t cgroup_id)
+{
+	auto s = session(cgroup_id);
+	if (!s)
+		return s.error();
+	if (!s.value())
+		return {};
+	// Session first: its tasks are denied from here on (unregistered cgroup),
+	// so no rule is ever enforced for a half-removed session.
+	if (bpf_map_delete_elem(sessions_.get(), &cgroup_id) != 0 && errno != ENOENT)
+		return Error::from_errno("remove session for cgroup " + std::to_string(cgroup_id));
+	return remove_rules_of(s.value()->session_id);
+}
+
+Result<void> MapsWriter::remove_rules_of(std::uint32_t session_id)
+{
+	std::vector<grantd_file_key> doomed;
+	grantd_file_key key{}, next{};
+	const void* prev = nullptr;
+	while (bpf_map_get_next_key(file_rules_.get(), prev, &next) == 0) {
+		if (next.session_id == session_id)
+			doomed.push_back(next);
+		key = next;
+		prev = &key;
+	}
+	for (const auto& k : doomed)
+		if (bpf_map_delete_elem(file_rules_.get(), &k) != 0 && errno != ENOENT)
+			return Error::from_errno("remove rule of session " + std::to_string(session_id));
+	return {};
+}
+
+Result<void> MapsWriter::put_file_rule(std::uint32_t session_id, const ObjectId& object,
+				       const grantd_file_rule& rule)
+{
+	grantd_file_key key{session_id, object.dev, object.ino};
+	if (bpf_map_update_elem(file_rules_.get(), &key, &rule, BPF_ANY) != 0)
+		return Error::from_errno("write file rule (session " + std::to_string(session_id) + ", inode " +
+					 std::to_string(object.ino) + ")");
+	return {};
+}
+
+Result<void> MapsWriter::remove_file_rule(std::uint32_t session_id, const ObjectId& object)
+{
+	grantd_file_key key{session_id, object.dev, object.ino};
+	if (bpf_map_delete_elem(file_rules_.get(), &key) != 0 && errno != ENOENT)
+		return Error::from_errno("remove file rule (session " + std::to_string(session_id) + ", inode " +
+					 std::to_string(object.ino) + ")");
+	return {};
+}
+
+Result<std::optional<grantd_file_rule>> MapsWriter::file_rule(std::uint32_t session_id,
+							      const ObjectId& object) const
+{
+	grantd_file_key key{session_id, object.dev, object.ino};
+	grantd_file_rule rule{};
+	if (bpf_map_lookup_elem(file_rules_.get(), &key, &rule) == 0)
+		return std::optional<grantd_file_rule>(rule);
+	if (errno == ENOENT)
+		return std::optional<grantd_file_rule>();
+	return Error::from_errno("read file rule");
+}
+
+Result<std::vector<grantd_file_key>> MapsWriter::sweep_expired(std::uint64_t now_ns)
+{
+	std::vector<grantd_file_key> expired;
+	grantd_file_key key{}, next{};
+	grantd_file_rule rule{};
+	const void* prev = nullptr;
+	while (bpf_map_get_next_key(file_rules_.get(), prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(file_rules_.get(), &key, &rule) != 0)
+			continue;
+		bool live = false;
+		for (auto deadline : rule.deadline_ns)
+			live |= deadline > now_ns;
+		if (!live)
+			expired.push_back(key);
+	}
+	for (const auto& k : expired)
+		if (bpf_map_delete_elem(file_rules_.get(), &k) != 0 && errno != ENOENT)
+			return Error::from_errno("remove expired rule");
+	return expired;
+}
+
+Result<grantd_counter> MapsWriter::counters(grantd_hook hook) const
+{
+	std::vector<grantd_counter> per_cpu(possible_cpus());
+	__u32 key = hook;
+	if (bpf_map_lookup_elem(counters_.get(), &key, per_cpu.data()) != 0)
+		return Error::from_errno("read counters");
+	grantd_counter sum{};
+	for (const auto& c : per_cpu) {
+		sum.allow += c.allow;
+		sum.deny += c.deny;
+		sum.lost_events += c.lost_events;
+	}
+	return sum;
+}
+
+} // namespace grantd

@@ -1,0 +1,79 @@
+// The only userspace code that knows the map layouts: writes the governed
+// root, sessions and file rules the kernel programs enforce, and reads back
+// counters. Everything above it (authority, bus, tests) goes through here.
+#pragma once
+
+#include "unique_fd.h"
+
+#include <grantd/abi.h>
+#include <grantd/result.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace grantd {
+
+class Loader;
+
+// An object as the kernel's file check names it (see grantd_file_key).
+struct ObjectId {
+	std::uint32_t dev = 0;
+	std::uint64_t ino = 0;
+	bool operator==(const ObjectId&) const = default;
+};
+
+// Identity of the object an fd refers to (O_PATH fds are fine), read from
+// /proc/self/fdinfo and /proc/self/mountinfo so that it is the inode the
+// kernel walks, not the one stat() reports on stacked filesystems.
+Result<ObjectId> object_id(int fd);
+// Same, for a path; the final component is not followed if it is a symlink.
+Result<ObjectId> object_id(const std::string& path);
+
+// The clock of the kernel's deadlines (bpf_ktime_get_boot_ns).
+std::uint64_t boot_time_ns();
+
+// A rule value with the given rights live until deadline_ns.
+grantd_file_rule make_file_rule(std::uint32_t rights_mask, std::uint64_t deadline_ns);
+
+class MapsWriter {
+public:
+	// Uses the maps of a loaded (or adopted) program set.
+	static Result<MapsWriter> from_loader(const Loader& loader);
+	// Opens the maps a running or previous grantd pinned.
+	static Result<MapsWriter> open_pinned(const std::string& pin_dir);
+
+	// Where the governed subtree is: every task in the cgroup root_id (at
+	// root_level) or below it is governed; flags are GRANTD_CONFIG_*.
+	Result<void> set_root(std::uint64_t root_id, std::uint32_t root_level, std::uint32_t flags = 0);
+	Result<grantd_config> config() const;
+
+	Result<void> add_session(std::uint64_t cgroup_id, std::uint32_t session_id, std::uint32_t flags = 0);
+	Result<void> set_session_flags(std::uint64_t cgroup_id, std::uint32_t flags);
+	// Removes the session and every file rule it has.
+	Result<void> remove_session(std::uint64_t cgroup_id);
+	Result<std::optional<grantd_session>> session(std::uint64_t cgroup_id) const;
+
+	// Replaces the rule of a session on an object.
+	Result<void> put_file_rule(std::uint32_t session_id, const ObjectId& object, const grantd_file_rule& rule);
+	// Removing a rule that does not exist is not an error.
+	Result<void> remove_file_rule(std::uint32_t session_id, const ObjectId& object);
+	Result<std::optional<grantd_file_rule>> file_rule(std::uint32_t session_id, const ObjectId& object) const;
+
+	// Removes every rule none of whose rights is live at now_ns; returns them.
+	Result<std::vector<grantd_file_key>> sweep_expired(std::uint64_t now_ns);
+
+	// Per-hook counters summed over CPUs.
+	Result<grantd_counter> counters(grantd_hook hook) const;
+
+	int events_fd() const { return events_.get(); }
+
+private:
+	MapsWriter() = default;
+	Result<void> remove_rules_of(std::uint32_t session_id);
+
+	UniqueFd settings_, sessions_, file_rules_, counters_, events_;
+};
+
+} // namespace grantd
