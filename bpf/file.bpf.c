@@ -38,36 +38,66 @@ static __always_inline bool check_object(struct decision *d, __u32 session_id, _
  * mount is not expressible on BTF pointers before 6.2 (no bpf_rdonly_cast), so
  * from here on fields are read with bpf_probe_read_kernel (BPF_CORE_READ). Most
  * walks never get here: they find their rule inside the target's own mount.
+ * The walk runs under bpf_loop so that the verifier checks one step once, not
+ * every step of every path through the first mount.
  */
+struct above_mount {
+	struct decision *d;
+	struct dentry *dentry;
+	struct mount *mnt;
+	__u64 now;
+	__u32 session_id;
+	bool done;
+};
+
+static long walk_above_mount_step(__u32 index, void *ctx)
+{
+	struct above_mount *w = ctx;
+	struct dentry *dentry = w->dentry, *parent;
+	struct mount *mnt = w->mnt, *parent_mnt;
+
+	if (dentry == BPF_CORE_READ(mnt, mnt.mnt_root)) {
+		parent_mnt = BPF_CORE_READ(mnt, mnt_parent);
+		if (parent_mnt == mnt) {
+			w->done = true; /* namespace root: no rule anywhere above */
+			return 1;
+		}
+		/* The covered mount point itself is hidden: not checked. */
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = parent_mnt;
+		return 0;
+	}
+	parent = BPF_CORE_READ(dentry, d_parent);
+	if (parent == dentry) {
+		w->d->reason = GRANTD_REASON_UNRESOLVED;
+		w->done = true;
+		return 1;
+	}
+	w->dentry = parent;
+	if (check_object(w->d, w->session_id, BPF_CORE_READ(parent, d_sb, s_dev),
+			 BPF_CORE_READ(parent, d_inode, i_ino), w->now)) {
+		w->done = true;
+		return 1;
+	}
+	return 0;
+}
+
 static __always_inline void walk_above_mount(struct decision *d, __u32 session_id,
 					     struct dentry *dentry, struct vfsmount *vfsmnt,
 					     int level, __u64 now)
 {
-	struct mount *mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
-	struct dentry *parent;
-	struct mount *parent_mnt;
+	struct above_mount w = {
+		.d = d,
+		.dentry = dentry,
+		.mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt),
+		.now = now,
+		.session_id = session_id,
+	};
 
-	for (; level < GRANTD_MAX_DEPTH; level++) {
-		if (dentry == BPF_CORE_READ(mnt, mnt.mnt_root)) {
-			parent_mnt = BPF_CORE_READ(mnt, mnt_parent);
-			if (parent_mnt == mnt)
-				return; /* namespace root: no rule anywhere above */
-			/* The covered mount point itself is hidden: not checked. */
-			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-			mnt = parent_mnt;
-			continue;
-		}
-		parent = BPF_CORE_READ(dentry, d_parent);
-		if (parent == dentry) {
-			d->reason = GRANTD_REASON_UNRESOLVED;
-			return;
-		}
-		dentry = parent;
-		if (check_object(d, session_id, BPF_CORE_READ(dentry, d_sb, s_dev),
-				 BPF_CORE_READ(dentry, d_inode, i_ino), now))
-			return;
-	}
-	d->reason = GRANTD_REASON_DEPTH;
+	if (level < GRANTD_MAX_DEPTH)
+		bpf_loop(GRANTD_MAX_DEPTH - level, walk_above_mount_step, &w, 0);
+	if (!w.done)
+		d->reason = GRANTD_REASON_DEPTH;
 }
 
 /* Fills d->granted for the object at (dentry, mnt) and its ancestors. */
@@ -78,29 +108,27 @@ static __always_inline void check_path(struct decision *d, const struct subject 
 	__u64 now = bpf_ktime_get_boot_ns();
 	struct dentry *parent;
 	struct inode *inode;
+	__u64 ino;
+	__u32 dev;
 	int level;
 
-	inode = dentry->d_inode;
-	if (!inode) {
-		d->reason = GRANTD_REASON_UNRESOLVED;
-		return;
-	}
-	d->dev = dentry->d_sb->s_dev;
-	d->ino = inode->i_ino;
 	d->name = dentry->d_name.name;
-
 	for (level = 0; level < GRANTD_MAX_DEPTH; level++) {
 		inode = dentry->d_inode;
 		if (!inode) {
 			d->reason = GRANTD_REASON_UNRESOLVED;
 			return;
 		}
-		if (check_object(d, session_id, dentry->d_sb->s_dev, inode->i_ino, now))
-			return;
-		if (dentry == mnt->mnt_root) {
-			walk_above_mount(d, session_id, dentry, mnt, level + 1, now);
-			return;
+		dev = dentry->d_sb->s_dev;
+		ino = inode->i_ino;
+		if (level == 0) {
+			d->dev = dev;
+			d->ino = ino;
 		}
+		if (check_object(d, session_id, dev, ino, now))
+			return;
+		if (dentry == mnt->mnt_root)
+			break;
 		parent = dentry->d_parent;
 		if (parent == dentry) {
 			/*
@@ -117,7 +145,10 @@ static __always_inline void check_path(struct decision *d, const struct subject 
 		}
 		dentry = parent;
 	}
-	d->reason = GRANTD_REASON_DEPTH;
+	if (level < GRANTD_MAX_DEPTH)
+		walk_above_mount(d, session_id, dentry, mnt, level + 1, now);
+	else
+		d->reason = GRANTD_REASON_DEPTH;
 }
 
 SEC("lsm/file_open")

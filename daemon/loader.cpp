@@ -102,7 +102,8 @@ Result<bool> reuse_pinned_maps(grantd_bpf* skel, const std::string& pin_dir)
 // moment and there is no gap; rename() replaces the pin atomically.
 Result<void> pin_link(bpf_link* link, const std::string& path)
 {
-	std::string staging = path + ".new";
+	// bpffs refuses names with a dot.
+	std::string staging = path + "_staging";
 	::unlink(staging.c_str());
 	if (int err = bpf_link__pin(link, staging.c_str()); err)
 		return Error::from_errno("pin link " + staging, -err);

@@ -1,0 +1,330 @@
+// End to end, in the VM: the real grantd loads the real programs, and governed
+// processes try real opens. Every test fails if enforcement is absent.
+#include "cgroup.h"
+#include "maps_writer.h"
+#include "vm_support.h"
+
+#include <grantd/abi.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+
+using namespace std::chrono_literals;
+using grantd::MapsWriter;
+using grantd::object_id;
+using grantd::vmtest::Daemon;
+using grantd::vmtest::in_cgroup;
+using grantd::vmtest::Session;
+using grantd::vmtest::try_open;
+
+namespace {
+
+constexpr std::uint32_t kRead = GRANTD_RIGHT_BIT(GRANTD_RIGHT_READ);
+constexpr std::uint32_t kWrite = GRANTD_RIGHT_BIT(GRANTD_RIGHT_WRITE);
+const std::string kRoot = "/sys/fs/cgroup/grantd";
+const std::string kFiles = "/run/grantd-vm-files"; // a tmpfs of our own
+
+std::uint64_t in(std::chrono::nanoseconds d) { return grantd::boot_time_ns() + static_cast<std::uint64_t>(d.count()); }
+
+class Enforcement : public ::testing::Test {
+protected:
+	static void SetUpTestSuite()
+	{
+		grantd::vmtest::mkdirs(kFiles);
+		ASSERT_EQ(::mount("tmpfs", kFiles.c_str(), "tmpfs", 0, "mode=0755"), 0) << std::strerror(errno);
+		grantd::vmtest::mkdirs(kFiles + "/ws/src/parser");
+		grantd::vmtest::write_file(kFiles + "/ws/src/parser/lexer.c", "int lex(void);\n");
+		grantd::vmtest::write_file(kFiles + "/ws/README", "readme\n");
+		grantd::vmtest::mkdirs(kFiles + "/other");
+		grantd::vmtest::write_file(kFiles + "/other/secret", "secret\n");
+		daemon_ = new Daemon();
+		std::string why = daemon_->start();
+		ASSERT_EQ(why, "");
+		reopen_maps();
+	}
+	static void TearDownTestSuite()
+	{
+		delete maps_;
+		maps_ = nullptr;
+		delete daemon_;
+		daemon_ = nullptr;
+		::umount2(kFiles.c_str(), MNT_DETACH);
+	}
+	static void reopen_maps()
+	{
+		delete maps_;
+		auto maps = MapsWriter::open_pinned(GRANTD_PIN_DIR_DEFAULT);
+		ASSERT_TRUE(maps) << maps.error().message;
+		maps_ = new MapsWriter(std::move(maps.value()));
+	}
+	void SetUp() override { ASSERT_NE(maps_, nullptr) << "suite set-up failed"; }
+
+	static grantd::ObjectId id_of(const std::string& path)
+	{
+		auto id = object_id(path);
+		EXPECT_TRUE(id) << id.error().message;
+		return id ? id.value() : grantd::ObjectId{};
+	}
+	static void grant(const Session& s, const std::string& path, std::uint32_t rights, std::uint64_t deadline)
+	{
+		auto put = maps_->put_file_rule(s.id(), id_of(path), grantd::make_file_rule(rights, deadline));
+		ASSERT_TRUE(put) << put.error().message;
+	}
+	static std::uint64_t denials()
+	{
+		auto c = maps_->counters(GRANTD_HOOK_FILE_OPEN);
+		EXPECT_TRUE(c) << c.error().message;
+		return c ? c->deny : 0;
+	}
+	static std::uint32_t next_session_id() { return next_id_++; }
+
+	static Daemon* daemon_;
+	static MapsWriter* maps_;
+	static std::uint32_t next_id_;
+};
+
+Daemon* Enforcement::daemon_ = nullptr;
+MapsWriter* Enforcement::maps_ = nullptr;
+std::uint32_t Enforcement::next_id_ = 100;
+
+TEST_F(Enforcement, KernelProbePassesInTheVm)
+{
+	std::string cmd = grantd::vmtest::env_or("GRANTD_BIN", "grantd") + " --check >/dev/null 2>&1";
+	EXPECT_EQ(std::system(cmd.c_str()), 0);
+}
+
+// (a)
+TEST_F(Enforcement, NoRuleDeniesEveryOpen)
+{
+	Session s(*maps_, kRoot, next_session_id());
+	std::uint64_t before = denials();
+	std::string file = kFiles + "/ws/README";
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_RDONLY); }), EACCES);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_WRONLY); }), EACCES);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(kFiles + "/ws", O_RDONLY | O_DIRECTORY); }), EACCES);
+	EXPECT_GE(denials(), before + 3);
+	EXPECT_TRUE(daemon_->wait_for_log("verdict=deny hook=file_open session=" + std::to_string(s.id()) +
+						  " ",
+					  10s))
+		<< daemon_->log();
+	EXPECT_NE(daemon_->log().find("reason=no-rule"), std::string::npos);
+}
+
+// (b)
+TEST_F(Enforcement, ReadRuleOnAncestorAllowsReadButNotWrite)
+{
+	Session s(*maps_, kRoot, next_session_id());
+	grant(s, kFiles + "/ws", kRead, GRANTD_NO_DEADLINE);
+	std::string file = kFiles + "/ws/src/parser/lexer.c";
+	int err = -1;
+	EXPECT_EQ(grantd::vmtest::read_in_cgroup(s.cgroup(), file, &err), "int lex(void);\n");
+	EXPECT_EQ(err, 0);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_WRONLY); }), EACCES);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_RDWR); }), EACCES);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_WRONLY | O_APPEND); }), EACCES);
+	// Outside the granted tree: nothing.
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(kFiles + "/other/secret", O_RDONLY); }), EACCES);
+	EXPECT_EQ(grantd::vmtest::read_file(file), "int lex(void);\n") << "a denied write changed the file";
+
+	// The granted counterpart: with write on the directory, writing works.
+	grant(s, kFiles + "/ws/src/parser", kRead | kWrite, GRANTD_NO_DEADLINE);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_WRONLY | O_APPEND); }), 0);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(kFiles + "/ws/README", O_WRONLY); }), EACCES);
+}
+
+// (c)
+TEST_F(Enforcement, PassedDeadlineDeniesWithNoDaemonAction)
+{
+	Session s(*maps_, kRoot, next_session_id());
+	std::string file = kFiles + "/ws/README";
+	daemon_->pause(); // whatever happens next, the daemon did not do it
+	grantd_file_rule rule = grantd::make_file_rule(kRead, in(1500ms));
+	rule.deadline_ns[GRANTD_RIGHT_WRITE] = in(200ms); // per-right deadlines
+	auto put = maps_->put_file_rule(s.id(), id_of(file), rule);
+	ASSERT_TRUE(put) << put.error().message;
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_RDONLY); }), 0);
+	std::this_thread::sleep_for(300ms);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_RDWR); }), EACCES) << "write outlived its deadline";
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_RDONLY); }), 0) << "read expired early";
+	std::this_thread::sleep_for(1300ms);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_RDONLY); }), EACCES) << "read outlived its deadline";
+	auto still = maps_->file_rule(s.id(), id_of(file));
+	ASSERT_TRUE(still);
+	EXPECT_TRUE(still.value().has_value()) << "the rule was removed: the kernel alone must deny";
+	daemon_->resume();
+	EXPECT_TRUE(daemon_->wait_for_log("session=" + std::to_string(s.id()) + " cgroup=", 10s));
+	EXPECT_NE(daemon_->log().find("reason=expired"), std::string::npos) << daemon_->log();
+}
+
+// (d)
+TEST_F(Enforcement, UngovernedProcessesAreUnaffected)
+{
+	Session s(*maps_, kRoot, next_session_id());
+	std::string file = kFiles + "/other/secret";
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_RDWR); }), EACCES);
+	// The test itself (root cgroup) and a sibling cgroup outside the root.
+	EXPECT_EQ(try_open(file, O_RDWR), 0);
+	std::string sibling = "/sys/fs/cgroup/not-governed";
+	ASSERT_TRUE(grantd::make_cgroup(sibling));
+	EXPECT_EQ(in_cgroup(sibling, [&] { return try_open(file, O_RDWR); }), 0);
+	EXPECT_EQ(in_cgroup(sibling, [&] { return try_open(file, O_RDWR | O_APPEND); }), 0);
+	EXPECT_TRUE(grantd::remove_cgroup(sibling));
+}
+
+// (e)
+TEST_F(Enforcement, UnregisteredCgroupBelowTheRootIsDenied)
+{
+	Session s(*maps_, kRoot, next_session_id());
+	grant(s, kFiles + "/ws", kRead, GRANTD_NO_DEADLINE);
+	std::string file = kFiles + "/ws/README";
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_RDONLY); }), 0);
+	std::string child = s.cgroup() + "/sub-agent";
+	ASSERT_TRUE(grantd::make_cgroup(child));
+	EXPECT_EQ(in_cgroup(child, [&] { return try_open(file, O_RDONLY); }), EACCES);
+	std::string stray = kRoot + "/stray";
+	ASSERT_TRUE(grantd::make_cgroup(stray));
+	EXPECT_EQ(in_cgroup(stray, [&] { return try_open(file, O_RDONLY); }), EACCES);
+	EXPECT_TRUE(daemon_->wait_for_log("reason=unregistered-cgroup", 10s)) << daemon_->log();
+	EXPECT_TRUE(grantd::remove_cgroup(child));
+	EXPECT_TRUE(grantd::remove_cgroup(stray));
+}
+
+TEST_F(Enforcement, RuleAboveAMountPointCoversTheMountedTree)
+{
+	Session s(*maps_, kRoot, next_session_id());
+	std::string mnt = kFiles + "/ws/mnt";
+	grantd::vmtest::mkdirs(mnt);
+	ASSERT_EQ(::mount("tmpfs", mnt.c_str(), "tmpfs", 0, nullptr), 0);
+	grantd::vmtest::mkdirs(mnt + "/deep/er");
+	grantd::vmtest::write_file(mnt + "/deep/er/f", "x");
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(mnt + "/deep/er/f", O_RDONLY); }), EACCES);
+	grant(s, kFiles + "/ws", kRead, GRANTD_NO_DEADLINE);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(mnt + "/deep/er/f", O_RDONLY); }), 0);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(mnt + "/deep/er/f", O_WRONLY); }), EACCES);
+	::umount(mnt.c_str());
+}
+
+TEST_F(Enforcement, WalkPastTheDepthLimitDenies)
+{
+	Session s(*maps_, kRoot, next_session_id());
+	grant(s, kFiles + "/ws", kRead, GRANTD_NO_DEADLINE);
+	std::string shallow = kFiles + "/ws", deep;
+	for (int i = 0; i < GRANTD_MAX_DEPTH - 4; i++)
+		shallow += "/d";
+	grantd::vmtest::mkdirs(shallow);
+	grantd::vmtest::write_file(shallow + "/f", "x");
+	deep = shallow;
+	for (int i = 0; i < 8; i++)
+		deep += "/d";
+	grantd::vmtest::mkdirs(deep);
+	grantd::vmtest::write_file(deep + "/f", "x");
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(shallow + "/f", O_RDONLY); }), 0);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(deep + "/f", O_RDONLY); }), EACCES);
+	EXPECT_TRUE(daemon_->wait_for_log("reason=depth-limit", 10s)) << daemon_->log();
+}
+
+TEST_F(Enforcement, PermissiveSessionAllowsAndReportsWouldDeny)
+{
+	Session s(*maps_, kRoot, next_session_id(), GRANTD_SESSION_PERMISSIVE);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(kFiles + "/other/secret", O_RDONLY); }), 0);
+	EXPECT_TRUE(daemon_->wait_for_log("verdict=would-deny hook=file_open session=" + std::to_string(s.id()), 10s))
+		<< daemon_->log();
+	// Switched to enforce while the session runs.
+	ASSERT_TRUE(maps_->set_session_flags(s.cgroup_id(), 0));
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(kFiles + "/other/secret", O_RDONLY); }), EACCES);
+}
+
+// (f)
+TEST_F(Enforcement, KilledDaemonLeavesEnforcementAndIsAdopted)
+{
+	Session s(*maps_, kRoot, next_session_id());
+	std::string readable = kFiles + "/ws/README", expiring = kFiles + "/other/secret";
+	std::string forbidden = kFiles + "/ws/src/parser/lexer.c";
+	grant(s, readable, kRead, GRANTD_NO_DEADLINE);
+	grant(s, expiring, kRead, in(4s));
+
+	// A governed watchdog keeps trying a forbidden open through the restart.
+	int stop_pipe[2], report_pipe[2];
+	ASSERT_EQ(::pipe(stop_pipe), 0);
+	ASSERT_EQ(::pipe(report_pipe), 0);
+	pid_t watchdog = ::fork();
+	if (watchdog == 0) {
+		::close(stop_pipe[1]);
+		::fcntl(stop_pipe[0], F_SETFL, O_NONBLOCK);
+		if (!grantd::move_to_cgroup(s.cgroup(), 0))
+			_exit(255);
+		unsigned long tries = 0, successes = 0;
+		char c;
+		while (::read(stop_pipe[0], &c, 1) < 0) {
+			tries++;
+			if (try_open(forbidden, O_RDONLY) == 0)
+				successes++;
+		}
+		char line[64];
+		int n = std::snprintf(line, sizeof line, "%lu %lu", tries, successes);
+		(void)!::write(report_pipe[1], line, static_cast<size_t>(n));
+		_exit(0);
+	}
+	::close(stop_pipe[0]);
+	::close(report_pipe[1]);
+
+	daemon_->kill9();
+	// (a)-(c) with no daemon at all.
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(forbidden, O_RDONLY); }), EACCES);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(readable, O_RDONLY); }), 0);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(readable, O_WRONLY); }), EACCES);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(expiring, O_RDONLY); }), 0);
+	std::this_thread::sleep_for(4500ms);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(expiring, O_RDONLY); }), EACCES);
+
+	// A new grantd adopts the pinned maps: the old rule still holds.
+	ASSERT_EQ(daemon_->start(), "");
+	EXPECT_NE(daemon_->log().find("adopted pinned maps in " GRANTD_PIN_DIR_DEFAULT), std::string::npos)
+		<< daemon_->log();
+	reopen_maps();
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(readable, O_RDONLY); }), 0);
+	// Revoked after the restart: gone at the next open.
+	ASSERT_TRUE(maps_->remove_file_rule(s.id(), id_of(readable)));
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(readable, O_RDONLY); }), EACCES);
+
+	(void)!::write(stop_pipe[1], "x", 1);
+	::close(stop_pipe[1]);
+	char report[64] = {};
+	ASSERT_GT(::read(report_pipe[0], report, sizeof report - 1), 0);
+	::close(report_pipe[0]);
+	::waitpid(watchdog, nullptr, 0);
+	unsigned long tries = 0, successes = 0;
+	ASSERT_EQ(std::sscanf(report, "%lu %lu", &tries, &successes), 2);
+	EXPECT_GT(tries, 10u);
+	EXPECT_EQ(successes, 0u) << "a forbidden open succeeded during the restart (" << tries << " tries)";
+}
+
+TEST_F(Enforcement, StoppedDaemonKeepsEnforcingUntilPinsAreRemoved)
+{
+	Session s(*maps_, kRoot, next_session_id());
+	std::string file = kFiles + "/other/secret";
+	std::string bin = grantd::vmtest::env_or("GRANTD_BIN", "grantd");
+	EXPECT_NE(std::system((bin + " --remove-pins 2>/dev/null").c_str()), 0) << "removed pins under a running grantd";
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_RDONLY); }), EACCES);
+	EXPECT_EQ(daemon_->stop(), 0);
+	EXPECT_NE(daemon_->log().find("pinned programs keep enforcing"), std::string::npos);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_RDONLY); }), EACCES);
+	EXPECT_EQ(std::system((bin + " --remove-pins >/dev/null").c_str()), 0);
+	EXPECT_NE(::access(GRANTD_PIN_DIR_DEFAULT, F_OK), 0);
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_RDONLY); }), 0) << "still enforced after removal";
+	// Bring a daemon back for later suites; it starts from nothing.
+	ASSERT_EQ(daemon_->start(), "");
+	EXPECT_NE(daemon_->log().find("pinned new maps in"), std::string::npos);
+	reopen_maps();
+}
+
+} // namespace
