@@ -10,12 +10,14 @@
 
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
 #include <grantd/abi.h>
 
 #define EACCES 13
+#define EPERM 1
 
 #ifdef GRANTD_DEFINE_MAPS
 #define GRANTD_MAP_STORAGE
@@ -48,6 +50,23 @@ GRANTD_MAP_STORAGE struct {
 } file_rules SEC(".maps");
 
 GRANTD_MAP_STORAGE struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 16);
+	__type(key, struct grantd_net_key);
+	__type(value, struct grantd_net_rule);
+} net_rules SEC(".maps");
+
+/* session id -> event budget of the current window. */
+GRANTD_MAP_STORAGE struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct grantd_rate);
+} rates SEC(".maps");
+
+GRANTD_MAP_STORAGE struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, GRANTD_NR_HOOKS);
 	__type(key, __u32);
@@ -64,6 +83,7 @@ struct subject {
 	__u64 cgroup_id;
 	const struct grantd_session *session; /* NULL: cgroup not registered */
 	__u32 report_allows;
+	__u32 event_rate;
 };
 
 /*
@@ -83,6 +103,7 @@ static __always_inline bool governed(struct subject *s)
 	s->cgroup_id = bpf_get_current_cgroup_id();
 	s->session = bpf_map_lookup_elem(&sessions, &s->cgroup_id);
 	s->report_allows = cfg->flags & GRANTD_CONFIG_REPORT_ALLOWS;
+	s->event_rate = cfg->event_rate;
 	return true;
 }
 
@@ -92,21 +113,65 @@ struct decision {
 	__u32 granted;
 	__u32 expired; /* requested rights whose matching rule had expired */
 	__u16 reason;  /* set when the check stopped short of a verdict */
+	__u16 port;
 	__u32 dev;
+	__u8 family;
+	__u8 protocol;
 	__u64 ino;
+	__u64 target_id;
 	const unsigned char *name;
+	__u8 addr[16];
 };
+
+/* True if this session's budget allows one more event now; counts if not. */
+static __always_inline bool within_rate(const struct subject *s, __u32 *suppressed)
+{
+	__u32 session_id = s->session ? s->session->session_id : 0;
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct grantd_rate *r;
+
+	*suppressed = 0;
+	if (!s->event_rate)
+		return true;
+	r = bpf_map_lookup_elem(&rates, &session_id);
+	if (!r) {
+		struct grantd_rate fresh = { .window_start_ns = now, .events = 1 };
+
+		bpf_map_update_elem(&rates, &session_id, &fresh, BPF_NOEXIST);
+		return true;
+	}
+	if (now - r->window_start_ns >= 1000000000ull) {
+		r->window_start_ns = now;
+		r->events = 0;
+	}
+	if (r->events >= s->event_rate) {
+		__sync_fetch_and_add(&r->suppressed, 1);
+		return false;
+	}
+	r->events++;
+	*suppressed = r->suppressed;
+	if (*suppressed)
+		__sync_fetch_and_sub(&r->suppressed, *suppressed);
+	return true;
+}
 
 static __always_inline void report(const struct subject *s, const struct decision *d,
 				   __u16 hook, __u16 verdict, __u16 reason,
 				   struct grantd_counter *counter)
 {
-	struct grantd_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct grantd_event *e;
+	__u32 suppressed;
 	__u64 id;
 
+	if (!within_rate(s, &suppressed)) {
+		if (counter)
+			__sync_fetch_and_add(&counter->rate_limited, 1);
+		return;
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		if (counter)
-			counter->lost_events++;
+			__sync_fetch_and_add(&counter->lost_events, 1);
 		return;
 	}
 	id = bpf_get_current_pid_tgid();
@@ -120,9 +185,15 @@ static __always_inline void report(const struct subject *s, const struct decisio
 	e->hook = hook;
 	e->verdict = verdict;
 	e->reason = reason;
-	e->pad = 0;
+	e->port = d->port;
 	e->requested = d->requested;
 	e->granted = d->granted & d->requested;
+	e->suppressed = suppressed;
+	e->family = d->family;
+	e->protocol = d->protocol;
+	e->pad = 0;
+	__builtin_memcpy(e->addr, d->addr, sizeof(e->addr));
+	e->target_id = d->target_id;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->name[0] = 0;
 	if (d->name)
@@ -130,7 +201,11 @@ static __always_inline void report(const struct subject *s, const struct decisio
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* Turns a decision into the hook's return value, counting and reporting it. */
+/*
+ * Turns a decision into the hook's return value, counting and reporting it.
+ * Per-CPU counters are bumped atomically: a preempted program and the next one
+ * on the same CPU may interleave.
+ */
 static __always_inline int finish(const struct subject *s, const struct decision *d, __u16 hook)
 {
 	__u32 key = hook;
@@ -140,15 +215,15 @@ static __always_inline int finish(const struct subject *s, const struct decision
 
 	if (s->session && !d->reason && (d->granted & d->requested) == d->requested) {
 		if (counter)
-			counter->allow++;
+			__sync_fetch_and_add(&counter->allow, 1);
 		if (s->report_allows)
 			report(s, d, hook, GRANTD_VERDICT_ALLOW, GRANTD_REASON_NONE, counter);
 		return 0;
 	}
 	if (counter)
-		counter->deny++;
+		__sync_fetch_and_add(&counter->deny, 1);
 	reason = d->reason;
-	if (!s->session)
+	if (!s->session && reason != GRANTD_REASON_PROTECTED)
 		reason = GRANTD_REASON_UNREGISTERED;
 	else if (!reason)
 		reason = (d->expired & ~d->granted) ? GRANTD_REASON_EXPIRED : GRANTD_REASON_NO_RULE;
@@ -156,6 +231,14 @@ static __always_inline int finish(const struct subject *s, const struct decision
 	report(s, d, hook, permissive ? GRANTD_VERDICT_WOULD_DENY : GRANTD_VERDICT_DENY, reason,
 	       counter);
 	return permissive ? 0 : -EACCES;
+}
+
+/* Self-protection: denied whatever the session's grants (and reported). */
+static __always_inline int protect(const struct subject *s, __u16 hook, __u64 target_id)
+{
+	struct decision d = { .reason = GRANTD_REASON_PROTECTED, .target_id = target_id };
+
+	return finish(s, &d, hook);
 }
 
 #endif /* GRANTD_BPF_H */

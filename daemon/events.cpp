@@ -1,5 +1,6 @@
 #include "events.h"
 
+#include <arpa/inet.h>
 #include <bpf/libbpf.h>
 
 #include <cstring>
@@ -10,11 +11,16 @@ namespace grantd {
 
 const char* hook_name(std::uint16_t hook)
 {
-	switch (hook) {
-	case GRANTD_HOOK_FILE_OPEN:
-		return "file_open";
-	}
-	return "unknown";
+	static const char* const names[GRANTD_NR_HOOKS] = {
+		"file_open",       "file_receive",   "path_mknod",    "path_mkdir",     "path_symlink",
+		"path_link",       "path_unlink",    "path_rmdir",    "path_rename",    "path_truncate",
+		"path_chmod",      "path_chown",     "inode_setattr", "bprm_check",     "mmap_file",
+		"file_mprotect",   "socket_create",  "socket_connect", "socket_sendmsg", "socket_bind",
+		"socket_listen",   "unix_connect",   "unix_send",     "bpf",            "ptrace",
+		"task_kill",       "task_alloc",     "mount",         "userns_create",  "kernel_module",
+		"io_uring",
+	};
+	return hook < GRANTD_NR_HOOKS ? names[hook] : "unknown";
 }
 
 const char* verdict_name(std::uint16_t verdict)
@@ -45,16 +51,22 @@ const char* reason_name(std::uint16_t reason)
 		return "depth-limit";
 	case GRANTD_REASON_UNRESOLVED:
 		return "unresolved-object";
+	case GRANTD_REASON_PROTECTED:
+		return "protected";
+	case GRANTD_REASON_REFER:
+		return "would-gain-rights";
+	case GRANTD_REASON_ANONYMOUS:
+		return "anonymous-file";
 	}
 	return "unknown";
 }
 
 std::string rights_names(std::uint32_t mask)
 {
-	static const char* const names[GRANTD_NR_FILE_RIGHTS] = {"read", "write", "create",
-								 "delete", "exec", "map-exec"};
+	static const char* const names[GRANTD_NR_RIGHTS] = {"read", "write",   "create",  "delete", "exec",
+							    "map-exec", "connect", "send", "bind"};
 	std::string out;
-	for (int r = 0; r < GRANTD_NR_FILE_RIGHTS; r++) {
+	for (int r = 0; r < GRANTD_NR_RIGHTS; r++) {
 		if (!(mask & GRANTD_RIGHT_BIT(r)))
 			continue;
 		if (!out.empty())
@@ -97,8 +109,20 @@ std::string format_event(const grantd_event& e)
 			   " requested=" + rights_names(e.requested) + " granted=" + rights_names(e.granted);
 	if (e.verdict != GRANTD_VERDICT_ALLOW)
 		line += std::string(" reason=") + reason_name(e.reason);
-	line += " dev=" + std::to_string(e.dev >> 20) + ":" + std::to_string(e.dev & 0xfffff) +
-		" ino=" + std::to_string(e.ino) + " name=" + quoted(e.name, sizeof e.name);
+	if (e.family == 4 || e.family == 6) {
+		char addr[INET6_ADDRSTRLEN] = "?";
+		inet_ntop(e.family == 4 ? AF_INET : AF_INET6, e.addr, addr, sizeof addr);
+		line += " protocol=" + std::to_string(e.protocol) + " address=" +
+			(e.family == 6 ? "[" + std::string(addr) + "]" : std::string(addr)) +
+			" port=" + std::to_string(e.port);
+	} else if (e.ino || e.name[0]) {
+		line += " dev=" + std::to_string(e.dev >> 20) + ":" + std::to_string(e.dev & 0xfffff) +
+			" ino=" + std::to_string(e.ino) + " name=" + quoted(e.name, sizeof e.name);
+	}
+	if (e.target_id)
+		line += " target=" + std::to_string(e.target_id);
+	if (e.suppressed)
+		line += " suppressed-before=" + std::to_string(e.suppressed);
 	return line;
 }
 

@@ -16,9 +16,16 @@ int capture(enum libbpf_print_level level, const char* format, va_list args)
 {
 	if (level == LIBBPF_DEBUG)
 		return 0;
-	char line[1024];
-	int n = std::vsnprintf(line, sizeof line, format, args);
-	captured += line;
+	va_list again;
+	va_copy(again, args);
+	int n = std::vsnprintf(nullptr, 0, format, args);
+	if (n > 0) {
+		std::string text(static_cast<size_t>(n) + 1, '\0');
+		std::vsnprintf(text.data(), text.size(), format, again);
+		text.resize(static_cast<size_t>(n));
+		captured += text;
+	}
+	va_end(again);
 	return n;
 }
 

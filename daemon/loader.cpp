@@ -7,6 +7,7 @@
 #include <grantd/abi.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,8 +31,8 @@ std::string link_pin_path(const std::string& pin_dir, const std::string& program
 
 const std::vector<std::string>& map_names()
 {
-	static const std::vector<std::string> names = {"settings", "sessions", "file_rules", "counters",
-						       "events"};
+	static const std::vector<std::string> names = {"settings", "sessions", "file_rules", "net_rules",
+						       "rates",    "counters", "events"};
 	return names;
 }
 
@@ -115,6 +116,31 @@ Result<void> pin_link(bpf_link* link, const std::string& path)
 	return {};
 }
 
+// Some hooks changed their arguments between kernels; each variant is a
+// program of its own, and only the one matching this kernel is loaded.
+Result<void> choose_hook_variants(grantd_bpf* skel)
+{
+	btf* vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		return Error::from_errno("read kernel BTF");
+	int id = btf__find_by_name_kind(vmlinux, "bpf_lsm_inode_setattr", BTF_KIND_FUNC);
+	int args = -1;
+	if (id > 0) {
+		const btf_type* proto = btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type);
+		args = proto ? btf_vlen(proto) : -1;
+	}
+	btf__free(vmlinux);
+	if (args != 2 && args != 3)
+		return Error{"this kernel's inode_setattr LSM hook has " + std::to_string(args) +
+			     " arguments; grantd knows the 2-argument (6.1) and 3-argument (idmap) forms"};
+	bpf_program__set_autoload(skel->progs.grantd_inode_setattr, args == 2);
+	bpf_program__set_autoload(skel->progs.grantd_inode_setattr_idmap, args == 3);
+	bpf_program__set_autoload(skel->progs.grantd_path_link_refer, false);
+	bpf_program__set_autoload(skel->progs.grantd_path_rename_refer, false);
+	bpf_program__set_autoload(skel->progs.grantd_path_rename_refer_back, false);
+	return {};
+}
+
 } // namespace
 
 Result<Loader> Loader::load(const LoaderOptions& options)
@@ -133,10 +159,14 @@ Result<Loader> Loader::load(const LoaderOptions& options)
 	if (!loader.adopted_) {
 		bpf_map__set_max_entries(skel->maps.sessions, options.max_sessions);
 		bpf_map__set_max_entries(skel->maps.file_rules, options.max_file_rules);
+		bpf_map__set_max_entries(skel->maps.net_rules, options.max_net_rules);
+		bpf_map__set_max_entries(skel->maps.rates, options.max_sessions);
 	}
 
+	if (auto chosen = choose_hook_variants(skel); !chosen)
+		return chosen.error();
 	if (int err = grantd_bpf__load(skel); err)
-		return Error::from_errno("load BPF programs", -err).detail(log.tail());
+		return Error::from_errno("load BPF programs", -err).detail(log.tail(40));
 
 	if (!loader.adopted_) {
 		__u32 zero = 0;
@@ -160,6 +190,8 @@ Result<Loader> Loader::load(const LoaderOptions& options)
 	bpf_program* prog;
 	bpf_object__for_each_program(prog, skel->obj)
 	{
+		if (!bpf_program__autoload(prog))
+			continue;
 		bpf_link* link = bpf_program__attach(prog);
 		if (!link)
 			return Error::from_errno(std::string("attach ") + bpf_program__name(prog))
@@ -186,6 +218,8 @@ std::vector<std::string> Loader::program_stats() const
 	bpf_program* prog;
 	bpf_object__for_each_program(prog, skel_->obj)
 	{
+		if (!bpf_program__autoload(prog))
+			continue;
 		bpf_prog_info info{};
 		__u32 len = sizeof(info);
 		char line[256];
@@ -201,12 +235,20 @@ std::vector<std::string> Loader::program_stats() const
 Result<std::vector<std::string>> remove_pins(const std::string& pin_dir)
 {
 	std::vector<std::string> removed;
+	std::vector<__u32> prog_ids;
 	if (!fs::exists(pin_dir))
 		return removed;
 	// Links first: detaching the programs before their maps disappear.
 	for (const auto& sub : {std::string("/links"), std::string("/maps")}) {
 		std::error_code ec;
 		for (const auto& entry : fs::directory_iterator(pin_dir + sub, ec)) {
+			if (sub == "/links") {
+				UniqueFd link(bpf_obj_get(entry.path().c_str()));
+				bpf_link_info info{};
+				__u32 len = sizeof(info);
+				if (link.valid() && bpf_obj_get_info_by_fd(link.get(), &info, &len) == 0)
+					prog_ids.push_back(info.prog_id);
+			}
 			if (::unlink(entry.path().c_str()) != 0)
 				return Error::from_errno("remove " + entry.path().string());
 			removed.push_back(entry.path().string());
@@ -216,6 +258,26 @@ Result<std::vector<std::string>> remove_pins(const std::string& pin_dir)
 	}
 	if (::rmdir(pin_dir.c_str()) != 0 && errno != ENOENT)
 		return Error::from_errno("remove " + pin_dir);
+
+	// The kernel releases an unpinned link asynchronously, and its link id
+	// goes before the program is unhooked; a program is freed (its id gone)
+	// only after. Report success once every program is gone.
+	for (int waited_ms = 0;; waited_ms += 20) {
+		size_t attached = 0;
+		for (__u32 id : prog_ids) {
+			int fd = bpf_prog_get_fd_by_id(id);
+			if (fd >= 0) {
+				attached++;
+				::close(fd);
+			}
+		}
+		if (!attached)
+			break;
+		if (waited_ms >= 10000)
+			return Error{std::to_string(attached) + " grantd program(s) still attached 10 s after their pins "
+				     "were removed; something else holds them (see `bpftool link` and `bpftool prog`)"};
+		::usleep(20000);
+	}
 	return removed;
 }
 

@@ -18,6 +18,7 @@ struct LoaderOptions {
 	std::string pin_dir = "/sys/fs/bpf/grantd";
 	std::uint32_t max_sessions = 16384;
 	std::uint32_t max_file_rules = 1u << 20;
+	std::uint32_t max_net_rules = 1u << 16;
 };
 
 // Pin paths: <pin_dir>/maps/<map> and <pin_dir>/links/<program>.

@@ -4,11 +4,14 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -106,9 +109,12 @@ Result<MapsWriter> MapsWriter::from_loader(const Loader& loader)
 	w.settings_ = dup_fd(loader.map_fd("settings"));
 	w.sessions_ = dup_fd(loader.map_fd("sessions"));
 	w.file_rules_ = dup_fd(loader.map_fd("file_rules"));
+	w.net_rules_ = dup_fd(loader.map_fd("net_rules"));
+	w.rates_ = dup_fd(loader.map_fd("rates"));
 	w.counters_ = dup_fd(loader.map_fd("counters"));
 	w.events_ = dup_fd(loader.map_fd("events"));
-	for (const UniqueFd* fd : {&w.settings_, &w.sessions_, &w.file_rules_, &w.counters_, &w.events_})
+	for (const UniqueFd* fd :
+	     {&w.settings_, &w.sessions_, &w.file_rules_, &w.net_rules_, &w.rates_, &w.counters_, &w.events_})
 		if (!fd->valid())
 			return Error::from_errno("duplicate map fd");
 	return w;
@@ -125,7 +131,8 @@ Result<MapsWriter> MapsWriter::open_pinned(const std::string& pin_dir)
 		return {};
 	};
 	for (auto [fd, name] : {std::pair{&w.settings_, "settings"}, {&w.sessions_, "sessions"},
-				{&w.file_rules_, "file_rules"}, {&w.counters_, "counters"}, {&w.events_, "events"}})
+				{&w.file_rules_, "file_rules"}, {&w.net_rules_, "net_rules"}, {&w.rates_, "rates"},
+				{&w.counters_, "counters"}, {&w.events_, "events"}})
 		if (auto opened = open(*fd, name); !opened)
 			return opened.error();
 	auto cfg = w.config();
@@ -146,7 +153,8 @@ Result<grantd_config> MapsWriter::config() const
 	return cfg;
 }
 
-Result<void> MapsWriter::set_root(std::uint64_t root_id, std::uint32_t root_level, std::uint32_t flags)
+Result<void> MapsWriter::set_root(std::uint64_t root_id, std::uint32_t root_level, std::uint32_t flags,
+				  std::uint32_t event_rate)
 {
 	__u32 zero = 0;
 	grantd_config cfg{};
@@ -154,6 +162,7 @@ Result<void> MapsWriter::set_root(std::uint64_t root_id, std::uint32_t root_leve
 	cfg.root_level = root_level;
 	cfg.root_cgroup_id = root_id;
 	cfg.flags = flags;
+	cfg.event_rate = event_rate;
 	if (bpf_map_update_elem(settings_.get(), &zero, &cfg, BPF_ANY) != 0)
 		return Error::from_errno("write settings map");
 	return {};
@@ -222,7 +231,127 @@ Result<void> MapsWriter::remove_rules_of(std::uint32_t session_id)
 	for (const auto& k : doomed)
 		if (bpf_map_delete_elem(file_rules_.get(), &k) != 0 && errno != ENOENT)
 			return Error::from_errno("remove rule of session " + std::to_string(session_id));
+
+	std::vector<grantd_net_key> doomed_net;
+	grantd_net_key net_key{}, net_next{};
+	prev = nullptr;
+	while (bpf_map_get_next_key(net_rules_.get(), prev, &net_next) == 0) {
+		if (net_next.session_id == session_id)
+			doomed_net.push_back(net_next);
+		net_key = net_next;
+		prev = &net_key;
+	}
+	for (const auto& k : doomed_net)
+		if (bpf_map_delete_elem(net_rules_.get(), &k) != 0 && errno != ENOENT)
+			return Error::from_errno("remove net rule of session " + std::to_string(session_id));
+	if (bpf_map_delete_elem(rates_.get(), &session_id) != 0 && errno != ENOENT)
+		return Error::from_errno("remove event budget of session " + std::to_string(session_id));
 	return {};
+}
+
+namespace {
+
+grantd_net_key net_key_of(std::uint32_t session_id, const Endpoint& e)
+{
+	grantd_net_key key{};
+	key.prefixlen = GRANTD_NET_KEY_FIXED_BITS + e.prefix_len;
+	key.session_id = session_id;
+	key.family = e.family;
+	key.protocol = e.protocol;
+	key.port = e.port;
+	std::memcpy(key.addr, e.addr, sizeof key.addr);
+	return key;
+}
+
+} // namespace
+
+Result<void> MapsWriter::put_net_rule(std::uint32_t session_id, const Endpoint& endpoint,
+				      const grantd_net_rule& rule)
+{
+	grantd_net_key key = net_key_of(session_id, endpoint);
+	if (bpf_map_update_elem(net_rules_.get(), &key, &rule, BPF_ANY) != 0)
+		return Error::from_errno("write net rule (session " + std::to_string(session_id) + ")");
+	return {};
+}
+
+Result<void> MapsWriter::remove_net_rule(std::uint32_t session_id, const Endpoint& endpoint)
+{
+	grantd_net_key key = net_key_of(session_id, endpoint);
+	if (bpf_map_delete_elem(net_rules_.get(), &key) != 0 && errno != ENOENT)
+		return Error::from_errno("remove net rule (session " + std::to_string(session_id) + ")");
+	return {};
+}
+
+grantd_net_rule make_net_rule(std::uint32_t rights_mask, std::uint64_t deadline_ns)
+{
+	grantd_net_rule rule{};
+	if (rights_mask & GRANTD_RIGHT_BIT(GRANTD_RIGHT_CONNECT))
+		rule.deadline_ns[GRANTD_NET_CONNECT] = deadline_ns;
+	if (rights_mask & GRANTD_RIGHT_BIT(GRANTD_RIGHT_SEND))
+		rule.deadline_ns[GRANTD_NET_SEND] = deadline_ns;
+	if (rights_mask & GRANTD_RIGHT_BIT(GRANTD_RIGHT_BIND))
+		rule.deadline_ns[GRANTD_NET_BIND] = deadline_ns;
+	return rule;
+}
+
+Result<Endpoint> parse_endpoint(const std::string& text)
+{
+	auto bad = [&](const std::string& why) {
+		return Error{"bad endpoint '" + text + "': " + why + " (expected PROTO:ADDRESS/PREFIX:PORT, e.g. "
+			     "tcp:192.0.2.1/32:443 or udp:[2001:db8::]/32:any)"};
+	};
+	Endpoint e;
+	auto colon = text.find(':');
+	if (colon == std::string::npos)
+		return bad("no protocol");
+	std::string proto = text.substr(0, colon), rest = text.substr(colon + 1);
+	if (proto == "tcp")
+		e.protocol = IPPROTO_TCP;
+	else if (proto == "udp")
+		e.protocol = IPPROTO_UDP;
+	else
+		return bad("unknown protocol '" + proto + "'");
+	std::string address;
+	if (!rest.empty() && rest[0] == '[') {
+		auto close = rest.find(']');
+		if (close == std::string::npos)
+			return bad("unclosed '['");
+		address = rest.substr(1, close - 1);
+		rest = rest.substr(close + 1);
+		e.family = 6;
+	} else {
+		auto end = rest.find_first_of("/:");
+		address = rest.substr(0, end);
+		rest = end == std::string::npos ? "" : rest.substr(end);
+		e.family = 4;
+	}
+	if (inet_pton(e.family == 4 ? AF_INET : AF_INET6, address.c_str(), e.addr) != 1)
+		return bad("'" + address + "' is not an IPv" + std::to_string(e.family) + " address");
+	e.prefix_len = e.family == 4 ? 32 : 128;
+	if (!rest.empty() && rest[0] == '/') {
+		auto end = rest.find(':');
+		std::string len = rest.substr(1, end == std::string::npos ? std::string::npos : end - 1);
+		char* stop = nullptr;
+		unsigned long n = std::strtoul(len.c_str(), &stop, 10);
+		if (len.empty() || *stop || n > e.prefix_len)
+			return bad("prefix length '" + len + "' out of range");
+		e.prefix_len = static_cast<std::uint8_t>(n);
+		rest = end == std::string::npos ? "" : rest.substr(end);
+	}
+	if (rest.size() < 2 || rest[0] != ':')
+		return bad("no port");
+	std::string port = rest.substr(1);
+	if (port != "any") {
+		char* stop = nullptr;
+		unsigned long n = std::strtoul(port.c_str(), &stop, 10);
+		if (port.empty() || *stop || n == 0 || n > 65535)
+			return bad("port '" + port + "' is not 1-65535 or any");
+		e.port = static_cast<std::uint16_t>(n);
+	}
+	// Bits past the prefix are cleared so equal prefixes make equal keys.
+	for (int bit = e.prefix_len; bit < 128; bit++)
+		e.addr[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
+	return e;
 }
 
 Result<void> MapsWriter::put_file_rule(std::uint32_t session_id, const ObjectId& object,
@@ -290,6 +419,7 @@ Result<grantd_counter> MapsWriter::counters(grantd_hook hook) const
 		sum.allow += c.allow;
 		sum.deny += c.deny;
 		sum.lost_events += c.lost_events;
+		sum.rate_limited += c.rate_limited;
 	}
 	return sum;
 }

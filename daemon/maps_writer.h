@@ -37,6 +37,24 @@ std::uint64_t boot_time_ns();
 // A rule value with the given rights live until deadline_ns.
 grantd_file_rule make_file_rule(std::uint32_t rights_mask, std::uint64_t deadline_ns);
 
+// An inet endpoint prefix as the kernel's net rules name it: family 4 or 6,
+// an IPPROTO_* protocol, a port (0: any) and an address prefix.
+struct Endpoint {
+	std::uint8_t family = 4;
+	std::uint8_t protocol = 6;
+	std::uint16_t port = 0;
+	std::uint8_t addr[16] = {};
+	std::uint8_t prefix_len = 32;
+};
+
+// Parses "tcp:127.0.0.1/32:8080", "udp:[::1]/128:any" (the daemon library's
+// own notation, used by tests and tools; profiles have theirs).
+Result<Endpoint> parse_endpoint(const std::string& text);
+
+// A net rule value with the given inet rights (GRANTD_RIGHT_CONNECT, SEND,
+// BIND bits) live until deadline_ns.
+grantd_net_rule make_net_rule(std::uint32_t rights_mask, std::uint64_t deadline_ns);
+
 class MapsWriter {
 public:
 	// Uses the maps of a loaded (or adopted) program set.
@@ -46,7 +64,9 @@ public:
 
 	// Where the governed subtree is: every task in the cgroup root_id (at
 	// root_level) or below it is governed; flags are GRANTD_CONFIG_*.
-	Result<void> set_root(std::uint64_t root_id, std::uint32_t root_level, std::uint32_t flags = 0);
+	// event_rate: decisions reported per session per second (0: no limit).
+	Result<void> set_root(std::uint64_t root_id, std::uint32_t root_level, std::uint32_t flags = 0,
+			      std::uint32_t event_rate = 0);
 	Result<grantd_config> config() const;
 
 	Result<void> add_session(std::uint64_t cgroup_id, std::uint32_t session_id, std::uint32_t flags = 0);
@@ -61,6 +81,11 @@ public:
 	Result<void> remove_file_rule(std::uint32_t session_id, const ObjectId& object);
 	Result<std::optional<grantd_file_rule>> file_rule(std::uint32_t session_id, const ObjectId& object) const;
 
+	// Replaces the inet rule of a session on an endpoint prefix. The caller
+	// folds broader prefixes' deadlines into narrower ones (see abi.h).
+	Result<void> put_net_rule(std::uint32_t session_id, const Endpoint& endpoint, const grantd_net_rule& rule);
+	Result<void> remove_net_rule(std::uint32_t session_id, const Endpoint& endpoint);
+
 	// Removes every rule none of whose rights is live at now_ns; returns them.
 	Result<std::vector<grantd_file_key>> sweep_expired(std::uint64_t now_ns);
 
@@ -73,7 +98,7 @@ private:
 	MapsWriter() = default;
 	Result<void> remove_rules_of(std::uint32_t session_id);
 
-	UniqueFd settings_, sessions_, file_rules_, counters_, events_;
+	UniqueFd settings_, sessions_, file_rules_, net_rules_, rates_, counters_, events_;
 };
 
 } // namespace grantd

@@ -22,24 +22,52 @@
 /* Dentry levels the file check climbs before giving up (and denying). */
 #define GRANTD_MAX_DEPTH 64
 
-/* Deadline meaning "no expiry" (session baseline); 0 means "not granted". */
-#define GRANTD_NO_DEADLINE (~0ULL)
+/*
+ * Deadline meaning "no expiry" (session baseline); 0 means "not granted".
+ * Deadlines stay below 2^63 so that "deadline > now" is the sign bit of
+ * now - deadline: the kernel side checks rights without branches, which keeps
+ * the verifier from tracking every combination of rights as a separate state.
+ * (Boot time reaches 2^63 ns after 292 years.)
+ */
+#define GRANTD_NO_DEADLINE 0x7fffffffffffffffULL
 
 /*
- * Rights. The value is a bit index into a rights mask and, for file rights,
- * an index into grantd_file_rule.deadline_ns.
+ * Rights. The value is a bit index into a rights mask and, for rights that
+ * apply to files, an index into grantd_file_rule.deadline_ns.
+ *
+ * Why this split: each right is one thing an agent does to an object, checked
+ * by the hook that does it. Truncate, chmod, chown and utimes change the
+ * object's content or attributes, so they are "write"; listing a directory is
+ * "read". Executing a program (exec) and mapping code (map-exec) are apart so
+ * that a tree of libraries can be mappable without its files being runnable,
+ * and so that `ld.so ./binary` gains nothing. connect and send apply to inet
+ * endpoints and to Unix socket files alike; bind (and listen) only to inet
+ * ports, since binding a Unix socket creates a file (create).
  */
 enum grantd_right {
 	GRANTD_RIGHT_READ = 0,     /* open for reading, list a directory */
-	GRANTD_RIGHT_WRITE = 1,    /* open for writing or appending */
-	GRANTD_RIGHT_CREATE = 2,   /* make a new name in a directory */
-	GRANTD_RIGHT_DELETE = 3,   /* remove a name from a directory */
-	GRANTD_RIGHT_EXEC = 4,     /* run the file as a program */
-	GRANTD_RIGHT_MAP_EXEC = 5, /* map the file executable (libraries) */
-	GRANTD_NR_FILE_RIGHTS = 6,
+	GRANTD_RIGHT_WRITE = 1,    /* open for writing/appending, truncate, setattr */
+	GRANTD_RIGHT_CREATE = 2,   /* make a new name in a directory (file, dir, node, symlink, link) */
+	GRANTD_RIGHT_DELETE = 3,   /* remove a name (unlink, rmdir, rename away) */
+	GRANTD_RIGHT_EXEC = 4,     /* run the file as a program or interpreter */
+	GRANTD_RIGHT_MAP_EXEC = 5, /* map the file executable (libraries, ld.so targets) */
+	GRANTD_RIGHT_CONNECT = 6,  /* connect to an endpoint or Unix socket file */
+	GRANTD_RIGHT_SEND = 7,     /* send a datagram to an endpoint or socket file */
+	GRANTD_NR_FILE_RIGHTS = 8,
+	GRANTD_RIGHT_BIND = 8,     /* bind or listen on a local inet port */
+	GRANTD_NR_RIGHTS = 9,
 };
 
 #define GRANTD_RIGHT_BIT(r) (1u << (r))
+#define GRANTD_FILE_RIGHTS_MASK ((1u << GRANTD_NR_FILE_RIGHTS) - 1)
+
+/* Rights an inet rule can carry, and their index in grantd_net_rule. */
+enum grantd_net_right {
+	GRANTD_NET_CONNECT = 0,
+	GRANTD_NET_SEND = 1,
+	GRANTD_NET_BIND = 2,
+	GRANTD_NR_NET_RIGHTS = 3,
+};
 
 /* Session flags (grantd_session.flags). */
 enum grantd_session_flag {
@@ -47,10 +75,40 @@ enum grantd_session_flag {
 	GRANTD_SESSION_PERMISSIVE = 1u << 0,
 };
 
-/* Hooks, for events and counters. */
+/* Hooks, for events and counters. docs/enforcement.md describes each. */
 enum grantd_hook {
 	GRANTD_HOOK_FILE_OPEN = 0,
-	GRANTD_NR_HOOKS = 1,
+	GRANTD_HOOK_FILE_RECEIVE,
+	GRANTD_HOOK_PATH_MKNOD, /* also open(O_CREAT) of a new file, Unix bind */
+	GRANTD_HOOK_PATH_MKDIR,
+	GRANTD_HOOK_PATH_SYMLINK,
+	GRANTD_HOOK_PATH_LINK,
+	GRANTD_HOOK_PATH_UNLINK,
+	GRANTD_HOOK_PATH_RMDIR,
+	GRANTD_HOOK_PATH_RENAME,
+	GRANTD_HOOK_PATH_TRUNCATE,
+	GRANTD_HOOK_PATH_CHMOD,
+	GRANTD_HOOK_PATH_CHOWN,
+	GRANTD_HOOK_INODE_SETATTR,
+	GRANTD_HOOK_BPRM_CHECK,
+	GRANTD_HOOK_MMAP_FILE,
+	GRANTD_HOOK_FILE_MPROTECT,
+	GRANTD_HOOK_SOCKET_CREATE,
+	GRANTD_HOOK_SOCKET_CONNECT,
+	GRANTD_HOOK_SOCKET_SENDMSG,
+	GRANTD_HOOK_SOCKET_BIND,
+	GRANTD_HOOK_SOCKET_LISTEN,
+	GRANTD_HOOK_UNIX_CONNECT,
+	GRANTD_HOOK_UNIX_SEND,
+	GRANTD_HOOK_BPF,
+	GRANTD_HOOK_PTRACE,
+	GRANTD_HOOK_TASK_KILL,
+	GRANTD_HOOK_TASK_ALLOC,
+	GRANTD_HOOK_MOUNT, /* sb_mount, move_mount, sb_umount, sb_pivotroot */
+	GRANTD_HOOK_USERNS_CREATE,
+	GRANTD_HOOK_KERNEL_MODULE, /* kernel_read_file, kernel_load_data, module requests */
+	GRANTD_HOOK_URING, /* uring_override_creds, uring_sqpoll, uring_cmd */
+	GRANTD_NR_HOOKS,
 };
 
 enum grantd_verdict {
@@ -66,7 +124,10 @@ enum grantd_reason {
 	GRANTD_REASON_EXPIRED = 2,      /* a rule matched but its deadline passed */
 	GRANTD_REASON_UNREGISTERED = 3, /* cgroup under the root not a session */
 	GRANTD_REASON_DEPTH = 4,        /* walk exceeded GRANTD_MAX_DEPTH */
-	GRANTD_REASON_UNRESOLVED = 5,   /* object has no inode to check */
+	GRANTD_REASON_UNRESOLVED = 5,   /* object cannot be placed in the tree */
+	GRANTD_REASON_PROTECTED = 6,    /* self-protection: no grant can allow it */
+	GRANTD_REASON_REFER = 7,        /* rename/link would gain rights at the destination */
+	GRANTD_REASON_ANONYMOUS = 8,    /* exec or map-exec of a memfd or unlinked file */
 };
 
 /* Single entry of the config array: where the governed subtree is. */
@@ -78,7 +139,8 @@ struct grantd_config {
 	__u64 root_cgroup_id;
 	/* GRANTD_CONFIG_* */
 	__u32 flags;
-	__u32 pad;
+	/* Events reported per session per second; 0 = no limit. */
+	__u32 event_rate;
 };
 
 enum grantd_config_flag {
@@ -105,6 +167,37 @@ struct grantd_file_key {
 };
 
 /*
+ * Inet rules: an LPM trie keyed by (session, family, protocol, port, address
+ * prefix). prefixlen counts the bits after itself that must match: 64 for the
+ * fixed part plus the address prefix length. IPv4 (and IPv4-mapped IPv6,
+ * normalised by the kernel side before lookup) fills addr[0..3]. port 0 means
+ * any port: the kernel looks up the exact port and port 0 and unites the
+ * rights. The trie returns only the longest matching prefix, so the daemon
+ * folds into each stored prefix the deadlines of every broader one.
+ */
+#define GRANTD_NET_KEY_FIXED_BITS 64
+
+struct grantd_net_key {
+	__u32 prefixlen;
+	__u32 session_id;
+	__u8 family;   /* 4 or 6 */
+	__u8 protocol; /* IPPROTO_TCP, IPPROTO_UDP, ... */
+	__u16 port;    /* host byte order; 0 = any */
+	__u8 addr[16]; /* network byte order */
+};
+
+struct grantd_net_rule {
+	__u64 deadline_ns[GRANTD_NR_NET_RIGHTS];
+};
+
+/* Per-session event budget (fixed one-second windows). */
+struct grantd_rate {
+	__u64 window_start_ns;
+	__u32 events;     /* reported in this window */
+	__u32 suppressed; /* not reported since the last reported event */
+};
+
+/*
  * File rule value: one boot-time deadline (bpf_ktime_get_boot_ns) per right.
  * The daemon folds every grant on the object into the latest deadline per right,
  * so the kernel's check is exact without knowing about grants.
@@ -118,6 +211,7 @@ struct grantd_counter {
 	__u64 allow;
 	__u64 deny;        /* includes would-deny in permissive sessions */
 	__u64 lost_events; /* decisions not reported: ring buffer full */
+	__u64 rate_limited; /* decisions not reported: session over its event rate */
 };
 
 #define GRANTD_COMM_LEN 16
@@ -135,9 +229,15 @@ struct grantd_event {
 	__u16 hook;        /* grantd_hook */
 	__u16 verdict;     /* grantd_verdict */
 	__u16 reason;      /* grantd_reason */
-	__u16 pad;
+	__u16 port;        /* network: port, host byte order */
 	__u32 requested;   /* rights mask */
 	__u32 granted;     /* rights of the requested ones that were live */
+	__u32 suppressed;  /* this session's events dropped by the rate limit just before */
+	__u8 family;       /* network: 4 or 6; 0 for other objects */
+	__u8 protocol;     /* network: IPPROTO_* */
+	__u16 pad;
+	__u8 addr[16];     /* network: address, network byte order */
+	__u64 target_id;   /* self-protection: target pid, signal, bpf cmd, clone flags... */
 	char comm[GRANTD_COMM_LEN];
 	char name[GRANTD_NAME_LEN]; /* last path component of the object */
 };
@@ -151,8 +251,11 @@ static_assert(sizeof(struct grantd_session) == 8, "grantd_session layout");
 static_assert(sizeof(struct grantd_file_key) == 16, "grantd_file_key layout");
 static_assert(sizeof(struct grantd_file_rule) == 8 * GRANTD_NR_FILE_RIGHTS,
 	      "grantd_file_rule layout");
-static_assert(sizeof(struct grantd_counter) == 24, "grantd_counter layout");
-static_assert(sizeof(struct grantd_event) == 56 + GRANTD_COMM_LEN + GRANTD_NAME_LEN,
+static_assert(sizeof(struct grantd_net_key) == 28, "grantd_net_key layout");
+static_assert(sizeof(struct grantd_net_rule) == 8 * GRANTD_NR_NET_RIGHTS, "grantd_net_rule layout");
+static_assert(sizeof(struct grantd_rate) == 16, "grantd_rate layout");
+static_assert(sizeof(struct grantd_counter) == 32, "grantd_counter layout");
+static_assert(sizeof(struct grantd_event) == 88 + GRANTD_COMM_LEN + GRANTD_NAME_LEN,
 	      "grantd_event layout");
 #endif
 
