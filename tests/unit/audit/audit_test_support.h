@@ -1,7 +1,8 @@
-// Shared by the provenance log tests: scratch directories, file bytes and
-// plausible records.
+// Shared by the provenance log tests: scratch directories, file bytes, a
+// clock that only moves when told to, and a plausible history.
 #pragma once
 
+#include "audit/provenance_log.h"
 #include "audit/record.h"
 
 #include <gtest/gtest.h>
@@ -55,6 +56,24 @@ constexpr std::uint64_t kSecond = 1000000000ull;
 // 2026-01-01T00:00:00Z: large enough that 64-bit handling matters.
 constexpr std::uint64_t kEpoch = 1767225600ull * kSecond;
 
+// Wall time kEpoch + t seconds, boot time 100 s + t seconds; t is set by the test.
+struct ManualClock {
+	std::shared_ptr<std::uint64_t> seconds = std::make_shared<std::uint64_t>(0);
+	void set(std::uint64_t t) { *seconds = t; }
+	std::function<Timestamps()> function() const
+	{
+		return [s = seconds] { return Timestamps{kEpoch + *s * kSecond, (100 + *s) * kSecond}; };
+	}
+};
+
+inline OpenOptions test_options(const ManualClock& clock = {})
+{
+	OpenOptions options;
+	options.clock = clock.function();
+	options.boot_id = BootId{0xb0, 0x07, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+	return options;
+}
+
 inline Request sample_request(std::uint64_t id, const std::string& purpose = "fix the parser")
 {
 	Request request;
@@ -66,6 +85,19 @@ inline Request sample_request(std::uint64_t id, const std::string& purpose = "fi
 	request.ttl_ns = 300 * kSecond;
 	request.purpose = purpose;
 	return request;
+}
+
+// Appends n requests with distinct purposes; returns the records.
+inline std::vector<Record> append_requests(ProvenanceLog& log, int n)
+{
+	std::vector<Record> records;
+	for (int i = 1; i <= n; i++) {
+		auto record = log.append(sample_request(static_cast<std::uint64_t>(i), "purpose number " + std::to_string(i)));
+		EXPECT_TRUE(record.ok()) << (record.ok() ? "" : record.error().message);
+		if (record.ok())
+			records.push_back(std::move(*record));
+	}
+	return records;
 }
 
 } // namespace grantd::audit::test
