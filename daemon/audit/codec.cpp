@@ -290,12 +290,12 @@ Body to_body(const Grantd__Provenance__Record& m)
 		return Expiry{m.expiry->grant_id};
 	case GRANTD__PROVENANCE__RECORD__BODY_SESSION_OPENED: {
 		const auto& in = *m.session_opened;
-		return SessionOpened{in.session_id,	 in.cgroup_id,	      text(in.profile), text(in.purpose),
+		return SessionOpened{in.session_id, in.cgroup_id, text(in.profile), text(in.purpose),
 				     in.initiating_uid, bytes(in.workspace), in.permissive != 0};
 	}
 	case GRANTD__PROVENANCE__RECORD__BODY_SESSION_CLOSED: {
 		const auto& in = *m.session_closed;
-		return SessionClosed{in.session_id,	 in.cgroup_id,	      text(in.profile), text(in.purpose),
+		return SessionClosed{in.session_id, in.cgroup_id, text(in.profile), text(in.purpose),
 				     in.initiating_uid, bytes(in.workspace), text(in.reason)};
 	}
 	case GRANTD__PROVENANCE__RECORD__BODY_KERNEL_DECISION: {

@@ -243,7 +243,8 @@ Result<void> send_to_journal(const Record& record)
 	for (auto& field : fields)
 		iov.push_back({field.data(), field.size()});
 	if (int r = sd_journal_sendv(iov.data(), static_cast<int>(iov.size())); r < 0)
-		return Error::from_errno("send provenance record " + std::to_string(record.seq) + " to the journal", -r);
+		return Error::from_errno("send provenance record " + std::to_string(record.seq) + " to the journal",
+					 -r);
 	return {};
 }
 

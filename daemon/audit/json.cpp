@@ -85,7 +85,8 @@ std::string enum_value(const char* name, std::uint32_t value)
 std::string body_json(const Request& r)
 {
 	Object requester;
-	requester.number("pid", r.requester.pid).number("uid", r.requester.uid).wide("cgroup_id", r.requester.cgroup_id);
+	requester.number("pid", r.requester.pid).number("uid", r.requester.uid);
+	requester.wide("cgroup_id", r.requester.cgroup_id);
 	Object o;
 	o.number("request_id", r.request_id).number("session_id", r.session_id).raw("requester", requester.close());
 	o.rights("rights", r.rights).raw("resources", text_list(r.resources)).wide("ttl_ns", r.ttl_ns);
@@ -102,7 +103,8 @@ std::string body_json(const Evaluation& e)
 std::string body_json(const Approval& a)
 {
 	Object o;
-	o.number("request_id", a.request_id).number("approver_uid", a.approver_uid).text("approver_name", a.approver_name);
+	o.number("request_id", a.request_id).number("approver_uid", a.approver_uid);
+	o.text("approver_name", a.approver_name);
 	return o.boolean("approved", a.approved).wide("decided_wall_ns", a.decided_wall_ns).close();
 }
 
@@ -198,7 +200,8 @@ std::string json_text(std::string_view text)
 			continue;
 		}
 		// U+2028 and U+2029 end lines in JavaScript; DEL confuses terminals.
-		bool line_separator = c == 0xe2 && i + 2 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0x80 &&
+		bool line_separator = c == 0xe2 && i + 2 < text.size() &&
+				      static_cast<unsigned char>(text[i + 1]) == 0x80 &&
 				      (static_cast<unsigned char>(text[i + 2]) & 0xfe) == 0xa8;
 		if (c < 0x20 || c == 0x7f || line_separator) {
 			unsigned code = line_separator ? 0x2028u + (static_cast<unsigned char>(text[i + 2]) & 1u) : c;
@@ -217,7 +220,8 @@ std::string json_text(std::string_view text)
 std::string to_json(const Record& record)
 {
 	Object o;
-	o.number("seq", record.seq).wide("wall_ns", record.wall_ns).raw("wall_time", '"' + rfc3339(record.wall_ns) + '"');
+	o.number("seq", record.seq).wide("wall_ns", record.wall_ns);
+	o.raw("wall_time", '"' + rfc3339(record.wall_ns) + '"');
 	o.wide("boot_ns", record.boot_ns).raw("boot_id", '"' + hex(record.boot_id) + '"');
 	o.raw("prev_sha256", '"' + hex(record.prev_sha256) + '"').raw("sha256", '"' + hex(record.sha256) + '"');
 	const char* kind = kind_name(record.body);

@@ -74,14 +74,19 @@ Result<ProvenanceLog> ProvenanceLog::open(const std::string& path, OpenOptions o
 	ProvenanceLog log;
 	log.path_ = path;
 	constexpr int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
-	bool created = true;
-	int fd = ::open(path.c_str(), flags | O_CREAT | O_EXCL, 0640);
-	if (fd < 0 && errno == EEXIST) {
+	bool must_exist = options.expected_head && options.expected_head->seq > 0;
+	bool created = !must_exist;
+	int fd = must_exist ? -1 : ::open(path.c_str(), flags | O_CREAT | O_EXCL, 0640);
+	if (must_exist || (fd < 0 && errno == EEXIST)) {
 		created = false;
 		fd = ::open(path.c_str(), flags);
 	}
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == ENOENT && must_exist)
+			return Error::from_errno("open " + path + " (the stored head is seq " +
+							 std::to_string(options.expected_head->seq) + ")");
 		return Error::from_errno("open " + path);
+	}
 	log.fd_.reset(fd);
 	if (created) {
 		// Who may read the log (the audit group) is not the umask's call.

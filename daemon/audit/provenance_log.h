@@ -45,7 +45,8 @@ struct OpenOptions {
 	// unless this is set; then the torn bytes are cut off and described in
 	// ProvenanceLog::repair() for the caller to report.
 	bool truncate_torn_tail = false;
-	// The head the daemon stored: the log must contain it.
+	// The head the daemon stored: the log must contain it (and so must
+	// exist, if the head is past seq 0: a missing log is not recreated).
 	std::optional<Head> expected_head;
 	Durability durability = Durability::sync_each_append;
 	// Defaults to now() and the kernel's boot id; tests pin them.
@@ -64,7 +65,8 @@ class ProvenanceLog {
 public:
 	// Creates the file (mode 0640) or opens it, reads it through and checks
 	// the chain; a damaged log is refused with the failure's record number,
-	// offset and description. The final component may not be a symlink.
+	// offset and description (verify() gives the same as a Failure value).
+	// The final component may not be a symlink.
 	static Result<ProvenanceLog> open(const std::string& path, OpenOptions options = {});
 
 	ProvenanceLog(ProvenanceLog&&) noexcept = default;
@@ -74,7 +76,7 @@ public:
 	// policy) syncs. The returned record carries its sha256 and offset.
 	Result<Record> append(Body body);
 	// Several records with one write and one sync (a burst of kernel
-	// decisions): all of them are appended, or none.
+	// decisions): all of them are appended, or none. They share one time.
 	Result<std::vector<Record>> append(std::vector<Body> bodies);
 
 	// The newest record (seq 0 for an empty log): store it outside the log.

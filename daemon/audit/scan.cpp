@@ -3,6 +3,7 @@
 #include "audit/log_format.h"
 #include "audit/pb.h"
 #include "audit/sha256.h"
+#include "unique_fd.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,8 +12,6 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
-
-#include "unique_fd.h"
 
 namespace grantd::audit {
 
@@ -234,7 +233,8 @@ Scanner::Step Scanner::frame()
 	if (!length) {
 		if (std::all_of(header, header + sizeof header, [](std::uint8_t b) { return b == 0; }))
 			return zero_tail(offset_);
-		return fail(Damage::bad_frame, record, offset_, "the frame header is damaged (length and check disagree)");
+		return fail(Damage::bad_frame, record, offset_,
+			    "the frame header is damaged (length and check disagree)");
 	}
 	body_.resize(*length);
 	n = read(body_.data(), body_.size());
@@ -252,7 +252,8 @@ Scanner::Step Scanner::frame()
 	}
 	pb::RecordPtr message = pb::unpack(body_);
 	if (!message)
-		return fail(Damage::unparsable, record, offset_, "does not parse as a Record: it was edited or damaged");
+		return fail(Damage::unparsable, record, offset_,
+			    "does not parse as a Record: it was edited or damaged");
 	if (std::string problem = pb::header_problem(*message); !problem.empty())
 		return fail(Damage::bad_field, record, offset_, problem);
 

@@ -64,6 +64,8 @@ struct VerifyReport {
 };
 
 // The error is for I/O (and libcrypto) failures; damage is in the report.
+// Reading a log that a running grantd appends to may catch an append half
+// done and report a torn tail that is not one; ask the daemon instead.
 // Pass the head the daemon stored to also catch removal of the last records;
 // a log that continues past that head is fine (the daemon may have crashed
 // between appending and storing the new head).

@@ -92,7 +92,8 @@ inline std::vector<Record> append_requests(ProvenanceLog& log, int n)
 {
 	std::vector<Record> records;
 	for (int i = 1; i <= n; i++) {
-		auto record = log.append(sample_request(static_cast<std::uint64_t>(i), "purpose number " + std::to_string(i)));
+		auto id = static_cast<std::uint64_t>(i);
+		auto record = log.append(sample_request(id, "purpose number " + std::to_string(i)));
 		EXPECT_TRUE(record.ok()) << (record.ok() ? "" : record.error().message);
 		if (record.ok())
 			records.push_back(std::move(*record));

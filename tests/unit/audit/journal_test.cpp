@@ -134,7 +134,8 @@ TEST(JournalFields, MessagesReadWell)
 {
 	auto message = [](Body body) { return journal_fields(with_body(std::move(body)))[1]; };
 	EXPECT_EQ(message(test::sample_request(1)),
-		  "MESSAGE=Session 3 requested write on \"/home/u/proj/src\" for 300 s (request 1): \"fix the parser\"");
+		  "MESSAGE=Session 3 requested write on \"/home/u/proj/src\" for 300 s (request 1): "
+		  "\"fix the parser\"");
 	EXPECT_EQ(message(Evaluation{1, Outcome::pending, "write-src", "needs approval"}),
 		  "MESSAGE=Request 1 evaluated: pending by rule \"write-src\": \"needs approval\"");
 	EXPECT_EQ(message(Approval{1, 0, "root", true, 1}), "MESSAGE=Request 1 approved by \"root\" (uid 0)");

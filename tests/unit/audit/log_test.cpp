@@ -111,6 +111,21 @@ TEST(ProvenanceLog, ReopenRecoversTheHeadAndContinuesTheChain)
 	EXPECT_EQ(report->head, log->head());
 }
 
+TEST(ProvenanceLog, ALostLogIsNotRecreatedWhenAHeadWasStored)
+{
+	TempDir dir;
+	OpenOptions options = test_options();
+	options.expected_head = Head{4, {}};
+	auto log = ProvenanceLog::open(dir.file("p.log"), options);
+	ASSERT_FALSE(log.ok());
+	EXPECT_EQ(log.error().code, ENOENT);
+	EXPECT_NE(log.error().message.find("stored head is seq 4"), std::string::npos) << log.error().message;
+	EXPECT_FALSE(std::filesystem::exists(dir.file("p.log")));
+
+	options.expected_head = Head{};
+	EXPECT_TRUE(ProvenanceLog::open(dir.file("p.log"), options).ok()) << "seq 0: nothing to lose yet";
+}
+
 TEST(ProvenanceLog, BatchIsOneContiguousRun)
 {
 	TempDir dir;

@@ -119,7 +119,8 @@ protected:
 	{
 		std::vector<std::string> kinds;
 		auto report = read_log(path, filter, [&](const Record& r) {
-			kinds.push_back(std::string(kind_name(r.body)) + "@" + std::to_string((r.wall_ns - kEpoch) / kSecond));
+			std::uint64_t t = (r.wall_ns - kEpoch) / kSecond;
+			kinds.push_back(std::string(kind_name(r.body)) + "@" + std::to_string(t));
 			return true;
 		});
 		EXPECT_TRUE(report.ok());

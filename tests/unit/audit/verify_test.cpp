@@ -219,8 +219,9 @@ TEST_F(Tampering, EveryFlippedByteIsDetectedGivenTheHead)
 			hit++;
 		// Reported at the record that holds the byte, or (when only the
 		// next record can tell) at the one before it, never later.
-		EXPECT_LE(report->failure->record, hit + 1) << "flip at offset " << i << ": " << report->failure->message;
-		EXPECT_GE(report->failure->record + 1, hit + 1) << "flip at offset " << i << ": " << report->failure->message;
+		const Failure& failure = *report->failure;
+		EXPECT_LE(failure.record, hit + 1) << "flip at offset " << i << ": " << failure.message;
+		EXPECT_GE(failure.record + 1, hit + 1) << "flip at offset " << i << ": " << failure.message;
 	}
 }
 
