@@ -1,0 +1,251 @@
+#include "audit/journal.h"
+
+#include "audit/json.h"
+#include "audit/message_ids.h"
+#include "audit/text.h"
+#include "events.h"
+
+#include <sys/uio.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+
+#include <type_traits>
+
+namespace grantd::audit {
+
+namespace {
+
+class Fields {
+public:
+	void add(const char* name, const std::string& value) { fields_.push_back(std::string(name) + "=" + value); }
+	void add(const char* name, std::uint64_t value) { add(name, std::to_string(value)); }
+	std::vector<std::string> take() { return std::move(fields_); }
+
+private:
+	std::vector<std::string> fields_;
+};
+
+// Names in MESSAGE are quoted and escaped: MESSAGE is read by people, and a
+// crafted file name must not pass for more of the line.
+std::string quoted(const std::string& text) { return json_text(text); }
+
+std::string quoted_list(const std::vector<std::string>& items)
+{
+	std::string out;
+	for (const auto& item : items)
+		out += (out.empty() ? "" : ", ") + quoted(item);
+	return out.empty() ? "nothing" : out;
+}
+
+std::string outcome_text(Outcome outcome)
+{
+	switch (outcome) {
+	case Outcome::deny:
+		return "deny";
+	case Outcome::pending:
+		return "pending";
+	case Outcome::issue:
+		return "issue";
+	case Outcome::unspecified:
+		break;
+	}
+	return std::to_string(static_cast<std::uint32_t>(outcome));
+}
+
+struct Entry {
+	const char* message_id;
+	int priority;
+	std::string message;
+};
+
+Entry describe(const Request& r, Fields& f)
+{
+	f.add("GRANTD_REQUEST", r.request_id);
+	f.add("GRANTD_SESSION", r.session_id);
+	f.add("GRANTD_PID", r.requester.pid);
+	f.add("GRANTD_UID", r.requester.uid);
+	f.add("GRANTD_CGROUP", r.requester.cgroup_id);
+	f.add("GRANTD_RIGHTS", rights_names(r.rights));
+	for (const auto& path : r.resources)
+		f.add("GRANTD_PATH", path);
+	f.add("GRANTD_TTL_NS", r.ttl_ns);
+	f.add("GRANTD_PURPOSE", r.purpose);
+	return {kMessageRequest, LOG_INFO,
+		"Session " + std::to_string(r.session_id) + " requested " + rights_names(r.rights) + " on " +
+			quoted_list(r.resources) + " for " + std::to_string(r.ttl_ns / 1000000000u) + " s (request " +
+			std::to_string(r.request_id) + "): " + quoted(r.purpose)};
+}
+
+Entry describe(const Evaluation& e, Fields& f)
+{
+	f.add("GRANTD_REQUEST", e.request_id);
+	f.add("GRANTD_OUTCOME", outcome_text(e.outcome));
+	f.add("GRANTD_RULE", e.rule);
+	f.add("GRANTD_REASON", e.reason);
+	return {kMessageEvaluation, e.outcome == Outcome::deny ? LOG_NOTICE : LOG_INFO,
+		"Request " + std::to_string(e.request_id) + " evaluated: " + outcome_text(e.outcome) +
+			(e.rule.empty() ? " (no rule)" : " by rule " + quoted(e.rule)) + ": " + quoted(e.reason)};
+}
+
+Entry describe(const Approval& a, Fields& f)
+{
+	f.add("GRANTD_REQUEST", a.request_id);
+	f.add("GRANTD_APPROVER_UID", a.approver_uid);
+	f.add("GRANTD_APPROVER", a.approver_name);
+	f.add("GRANTD_APPROVED", a.approved ? "yes" : "no");
+	f.add("GRANTD_DECIDED_WALL_NS", a.decided_wall_ns);
+	return {kMessageApproval, LOG_INFO,
+		"Request " + std::to_string(a.request_id) + (a.approved ? " approved" : " refused") + " by " +
+			quoted(a.approver_name) + " (uid " + std::to_string(a.approver_uid) + ")"};
+}
+
+Entry describe(const Grant& g, Fields& f)
+{
+	f.add("GRANTD_GRANT", g.grant_id);
+	f.add("GRANTD_SESSION", g.session_id);
+	f.add("GRANTD_RIGHTS", rights_names(g.rights));
+	std::vector<std::string> paths;
+	for (const auto& object : g.objects) {
+		f.add("GRANTD_PATH", object.path);
+		f.add("GRANTD_OBJECT", "dev=" + device_name(object.dev) + " ino=" + std::to_string(object.ino));
+		paths.push_back(object.path);
+	}
+	f.add("GRANTD_DEADLINE_BOOT_NS", g.deadline_boot_ns);
+	f.add("GRANTD_DEADLINE_WALL_NS", g.deadline_wall_ns);
+	f.add("GRANTD_REQUEST", g.from_request_id);
+	if (g.parent_grant_id)
+		f.add("GRANTD_PARENT_GRANT", g.parent_grant_id);
+	return {kMessageGrant, LOG_INFO,
+		"Grant " + std::to_string(g.grant_id) + " issued to session " + std::to_string(g.session_id) + ": " +
+			rights_names(g.rights) + " on " + quoted_list(paths) +
+			(g.deadline_boot_ns == GRANTD_NO_DEADLINE ? " without deadline"
+								  : " until " + rfc3339(g.deadline_wall_ns)) +
+			(g.parent_grant_id ? " (derived from grant " + std::to_string(g.parent_grant_id) + ")" : "")};
+}
+
+Entry describe(const Derivation& d, Fields& f)
+{
+	f.add("GRANTD_SESSION", d.child_session_id);
+	f.add("GRANTD_PARENT_SESSION", d.parent_session_id);
+	f.add("GRANTD_DEPTH", d.depth);
+	return {kMessageDerivation, LOG_INFO,
+		"Session " + std::to_string(d.child_session_id) + " derived from session " +
+			std::to_string(d.parent_session_id) + " (depth " + std::to_string(d.depth) + ")"};
+}
+
+Entry describe(const Revocation& r, Fields& f)
+{
+	f.add("GRANTD_GRANT", r.grant_id);
+	f.add("GRANTD_BY_UID", r.by_uid);
+	f.add("GRANTD_BY", r.by_name);
+	f.add("GRANTD_REASON", r.reason);
+	std::string cascade;
+	for (std::uint64_t id : r.cascade_grant_ids) {
+		f.add("GRANTD_CASCADE", id);
+		cascade += (cascade.empty() ? "" : ", ") + std::to_string(id);
+	}
+	return {kMessageRevocation, LOG_NOTICE,
+		"Grant " + std::to_string(r.grant_id) + " revoked by " + quoted(r.by_name) + " (uid " +
+			std::to_string(r.by_uid) + "): " + quoted(r.reason) +
+			(cascade.empty() ? "" : "; derived grants revoked: " + cascade)};
+}
+
+Entry describe(const Expiry& e, Fields& f)
+{
+	f.add("GRANTD_GRANT", e.grant_id);
+	return {kMessageExpiry, LOG_INFO, "Grant " + std::to_string(e.grant_id) + " expired"};
+}
+
+template <class Session>
+void session_fields(const Session& s, Fields& f)
+{
+	f.add("GRANTD_SESSION", s.session_id);
+	f.add("GRANTD_CGROUP", s.cgroup_id);
+	f.add("GRANTD_PROFILE", s.profile);
+	f.add("GRANTD_PURPOSE", s.purpose);
+	f.add("GRANTD_UID", s.initiating_uid);
+	f.add("GRANTD_WORKSPACE", s.workspace);
+}
+
+Entry describe(const SessionOpened& s, Fields& f)
+{
+	session_fields(s, f);
+	f.add("GRANTD_MODE", s.permissive ? "permissive" : "enforce");
+	return {kMessageSessionOpened, LOG_INFO,
+		"Session " + std::to_string(s.session_id) + " opened by uid " + std::to_string(s.initiating_uid) +
+			" with profile " + quoted(s.profile) + (s.permissive ? " (permissive)" : "") + " in " +
+			quoted(s.workspace) + ": " + quoted(s.purpose)};
+}
+
+Entry describe(const SessionClosed& s, Fields& f)
+{
+	session_fields(s, f);
+	f.add("GRANTD_REASON", s.reason);
+	return {kMessageSessionClosed, LOG_INFO,
+		"Session " + std::to_string(s.session_id) + " closed: " + quoted(s.reason)};
+}
+
+Entry describe(const KernelDecision& k, Fields& f)
+{
+	const char* verdict = verdict_name(static_cast<std::uint16_t>(k.verdict));
+	const char* reason = reason_name(static_cast<std::uint16_t>(k.reason));
+	f.add("GRANTD_SESSION", k.session_id);
+	f.add("GRANTD_CGROUP", k.cgroup_id);
+	f.add("GRANTD_PID", k.pid);
+	f.add("GRANTD_TID", k.tid);
+	f.add("GRANTD_COMM", k.comm);
+	f.add("GRANTD_HOOK", hook_name(static_cast<std::uint16_t>(k.hook)));
+	f.add("GRANTD_VERDICT", verdict);
+	f.add("GRANTD_REASON", reason);
+	f.add("GRANTD_REQUESTED", rights_names(k.requested_rights));
+	f.add("GRANTD_GRANTED", rights_names(k.granted_rights));
+	f.add("GRANTD_DEV", device_name(k.dev));
+	f.add("GRANTD_INO", k.ino);
+	f.add("GRANTD_NAME", k.name);
+	f.add("GRANTD_TIME_BOOT_NS", k.time_boot_ns);
+	bool allowed = k.verdict == GRANTD_VERDICT_ALLOW;
+	return {kMessageKernelDecision, allowed ? LOG_INFO : LOG_NOTICE,
+		std::string(verdict) + " " + hook_name(static_cast<std::uint16_t>(k.hook)) + " of " + quoted(k.name) +
+			" (" + rights_names(k.requested_rights) + ") by " + quoted(k.comm) + "[" +
+			std::to_string(k.pid) + "] in session " + std::to_string(k.session_id) +
+			(allowed ? "" : ": " + std::string(reason))};
+}
+
+Entry describe(const UnknownBody&, Fields&)
+{
+	return {nullptr, LOG_INFO, "Provenance record of a kind this grantd does not know"};
+}
+
+} // namespace
+
+std::vector<std::string> journal_fields(const Record& record)
+{
+	Fields body;
+	Entry entry = std::visit([&](const auto& b) { return describe(b, body); }, record.body);
+	Fields f;
+	if (entry.message_id)
+		f.add("MESSAGE_ID", entry.message_id);
+	f.add("MESSAGE", entry.message);
+	f.add("PRIORITY", static_cast<std::uint64_t>(entry.priority));
+	f.add("GRANTD_KIND", kind_name(record.body));
+	f.add("GRANTD_SEQ", record.seq);
+	f.add("GRANTD_RECORD_SHA256", hex(record.sha256));
+	std::vector<std::string> fields = f.take();
+	for (auto& field : body.take())
+		fields.push_back(std::move(field));
+	return fields;
+}
+
+Result<void> send_to_journal(const Record& record)
+{
+	std::vector<std::string> fields = journal_fields(record);
+	std::vector<iovec> iov;
+	for (auto& field : fields)
+		iov.push_back({field.data(), field.size()});
+	if (int r = sd_journal_sendv(iov.data(), static_cast<int>(iov.size())); r < 0)
+		return Error::from_errno("send provenance record " + std::to_string(record.seq) + " to the journal",
+					 -r);
+	return {};
+}
+
+} // namespace grantd::audit
