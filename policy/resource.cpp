@@ -16,7 +16,9 @@ static_assert(static_cast<unsigned>(Right::create) == GRANTD_RIGHT_CREATE);
 static_assert(static_cast<unsigned>(Right::delete_) == GRANTD_RIGHT_DELETE);
 static_assert(static_cast<unsigned>(Right::exec) == GRANTD_RIGHT_EXEC);
 static_assert(static_cast<unsigned>(Right::map_exec) == GRANTD_RIGHT_MAP_EXEC);
-static_assert(static_cast<unsigned>(Right::connect) == GRANTD_NR_FILE_RIGHTS);
+static_assert(static_cast<unsigned>(Right::connect) == GRANTD_RIGHT_CONNECT);
+static_assert(static_cast<unsigned>(Right::send) == GRANTD_RIGHT_SEND);
+static_assert(static_cast<unsigned>(Right::bind) == GRANTD_RIGHT_BIND);
 
 namespace {
 
