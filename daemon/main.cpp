@@ -18,7 +18,9 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -48,6 +50,10 @@ Options:
   --pin-dir DIR       where maps and links are pinned (default /sys/fs/bpf/grantd)
   --runtime-dir DIR   lock file location (default /run/grantd)
   --report-allows     also report allowed decisions of governed tasks
+  --event-rate N      report at most N decisions per session per second
+                      (default 1000; 0: no limit). Decisions over the limit
+                      are counted, and the next reported one says how many
+                      were suppressed before it.
   --check             only check whether this kernel can enforce, print each
                       check, and exit 0 (it can) or 1 (it cannot)
   --remove-pins       detach grantd's programs and remove everything pinned
@@ -69,6 +75,7 @@ struct Options {
 	std::string pin_dir = GRANTD_PIN_DIR_DEFAULT;
 	std::string runtime_dir = "/run/grantd";
 	bool report_allows = false;
+	std::uint32_t event_rate = 1000;
 	bool check = false;
 	bool remove_pins = false;
 };
@@ -88,12 +95,13 @@ int usage_error(const std::string& message)
 // Parses argv; returns -1 to continue, or an exit status.
 int parse(int argc, char** argv, Options& o)
 {
-	enum { kCgroupRoot = 256, kPinDir, kRuntimeDir, kReportAllows, kCheck, kRemovePins, kVersion };
+	enum { kCgroupRoot = 256, kPinDir, kRuntimeDir, kReportAllows, kEventRate, kCheck, kRemovePins, kVersion };
 	static const option longopts[] = {
 		{"cgroup-root", required_argument, nullptr, kCgroupRoot},
 		{"pin-dir", required_argument, nullptr, kPinDir},
 		{"runtime-dir", required_argument, nullptr, kRuntimeDir},
 		{"report-allows", no_argument, nullptr, kReportAllows},
+		{"event-rate", required_argument, nullptr, kEventRate},
 		{"check", no_argument, nullptr, kCheck},
 		{"remove-pins", no_argument, nullptr, kRemovePins},
 		{"help", no_argument, nullptr, 'h'},
@@ -116,6 +124,16 @@ int parse(int argc, char** argv, Options& o)
 		case kReportAllows:
 			o.report_allows = true;
 			break;
+		case kEventRate: {
+			char* end = nullptr;
+			errno = 0;
+			unsigned long n = std::strtoul(optarg, &end, 10);
+			if (!*optarg || *end || errno || n > 1000000 || optarg[0] == '-')
+				return usage_error(std::string("--event-rate '") + optarg +
+						   "' is not a number of events per second (0-1000000)");
+			o.event_rate = static_cast<std::uint32_t>(n);
+			break;
+		}
 		case kCheck:
 			o.check = true;
 			break;
@@ -256,7 +274,7 @@ int run(Options& o)
 		log("governed root changed from cgroup " + std::to_string(previous->root_cgroup_id) + " to " +
 		    std::to_string(root->first) + "; sessions of the old root are no longer governed");
 	if (auto set = maps->set_root(root->first, root->second,
-				      o.report_allows ? GRANTD_CONFIG_REPORT_ALLOWS : 0);
+				      o.report_allows ? GRANTD_CONFIG_REPORT_ALLOWS : 0, o.event_rate);
 	    !set) {
 		log("Failed to set the governed root: " + set.error().message);
 		return 1;

@@ -43,6 +43,7 @@ LSM (run it through tests/vm/run where the host has none).
 
 constexpr std::uint32_t kRead = GRANTD_RIGHT_BIT(GRANTD_RIGHT_READ);
 constexpr std::uint32_t kWrite = GRANTD_RIGHT_BIT(GRANTD_RIGHT_WRITE);
+constexpr std::uint32_t kExec = GRANTD_RIGHT_BIT(GRANTD_RIGHT_EXEC);
 
 void say(const std::string& text)
 {
@@ -156,12 +157,17 @@ int main(int argc, char** argv)
 	must(grantd::make_cgroup(cgroup), "create session cgroup");
 	std::uint64_t cgid = must(grantd::cgroup_id(cgroup), "session cgroup id");
 	must(maps.add_session(cgid, 1), "register session");
-	for (const char* path : {"/usr", "/etc", "/dev/null"}) {
+	// Running a program takes exec on it and on ld.so (exec implies map-exec
+	// for the libraries), read on what the loader reads.
+	const std::pair<const char*, std::uint32_t> baseline[] = {
+		{"/usr", kRead | kExec}, {"/etc", kRead}, {"/dev/null", kRead | kWrite}};
+	for (const auto& [path, rights] : baseline) {
 		auto id = grantd::object_id(std::string(path));
 		if (id)
-			must(maps.put_file_rule(1, id.value(), grantd::make_file_rule(kRead, GRANTD_NO_DEADLINE)), "baseline");
+			must(maps.put_file_rule(1, id.value(), grantd::make_file_rule(rights, GRANTD_NO_DEADLINE)),
+			     "baseline");
 	}
-	std::printf("baseline: read /usr /etc /dev/null, no expiry\n");
+	std::printf("baseline: read+exec /usr, read /etc, read+write /dev/null, no expiry\n");
 
 	say("No grant on the workspace: the agent can read nothing there");
 	agent(cgroup, "cat " + ws + "/notes.txt");

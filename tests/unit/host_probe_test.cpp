@@ -75,6 +75,10 @@ TEST(Usage, BadOptionsExitTwoWithOneLine)
 	CommandResult relative = run(std::string(GRANTD_BIN) + " --pin-dir relative/dir");
 	EXPECT_EQ(relative.status, 2);
 	EXPECT_NE(relative.output.find("'relative/dir' is not an absolute path"), std::string::npos);
+	CommandResult rate = run(std::string(GRANTD_BIN) + " --event-rate 12x");
+	EXPECT_EQ(rate.status, 2);
+	EXPECT_NE(rate.output.find("--event-rate '12x' is not a number of events per second"), std::string::npos)
+		<< rate.output;
 	CommandResult missing = run(std::string(GRANTD_BIN) + " --cgroup-root");
 	EXPECT_EQ(missing.status, 2);
 	EXPECT_NE(missing.output.find("option '--cgroup-root' needs a value"), std::string::npos) << missing.output;
