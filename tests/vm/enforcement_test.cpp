@@ -243,6 +243,48 @@ TEST_F(Enforcement, PermissiveSessionAllowsAndReportsWouldDeny)
 	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(kFiles + "/other/secret", O_RDONLY); }), EACCES);
 }
 
+// A flood from one session is reported up to grantd's --event-rate (1000/s by
+// default); the rest is counted, and every denial is accounted for.
+TEST_F(Enforcement, EventFloodIsRateLimitedAndAccountedFor)
+{
+	Session s(*maps_, kRoot, next_session_id());
+	std::string file = kFiles + "/other/secret";
+	auto before = maps_->counters(GRANTD_HOOK_FILE_OPEN);
+	ASSERT_TRUE(before);
+	constexpr int kTries = 3000;
+	EXPECT_EQ(in_cgroup(s.cgroup(),
+			    [&] {
+				    int denied = 0;
+				    for (int i = 0; i < kTries; i++)
+					    denied += try_open(file, O_RDONLY) == EACCES;
+				    return denied == kTries ? 0 : 1;
+			    }),
+		  0);
+	std::this_thread::sleep_for(1100ms); // a new one-second window
+	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_RDONLY); }), EACCES);
+	std::string tag = "session=" + std::to_string(s.id()) + " ";
+	ASSERT_TRUE(daemon_->wait_for_log("suppressed-before=", 10s)) << "no event said what was suppressed";
+	auto after = maps_->counters(GRANTD_HOOK_FILE_OPEN);
+	ASSERT_TRUE(after);
+	std::uint64_t denied = after->deny - before->deny;
+	std::uint64_t limited = after->rate_limited - before->rate_limited;
+	std::uint64_t lost = after->lost_events - before->lost_events;
+	EXPECT_EQ(denied, kTries + 1u);
+	EXPECT_GT(limited, 0u);
+	// Events delivered for this session, read back from grantd's log.
+	std::string log = daemon_->log();
+	std::uint64_t delivered = 0, suppressed_reported = 0;
+	for (size_t at = log.find(tag); at != std::string::npos; at = log.find(tag, at + 1)) {
+		delivered++;
+		size_t end = log.find('\n', at);
+		size_t sup = log.find("suppressed-before=", at);
+		if (sup != std::string::npos && sup < end)
+			suppressed_reported += std::stoull(log.substr(sup + 18));
+	}
+	EXPECT_EQ(delivered + limited + lost, denied) << "denials not accounted for";
+	EXPECT_EQ(suppressed_reported, limited) << "the suppressed count reported differs from the kernel's";
+}
+
 // (f)
 TEST_F(Enforcement, KilledDaemonLeavesEnforcementAndIsAdopted)
 {
