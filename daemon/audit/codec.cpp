@@ -221,6 +221,12 @@ Result<std::vector<std::uint8_t>> encode_body(Grantd__Provenance__Record& m, Bor
 	decision.ino = body.ino;
 	decision.name = Borrow::bytes(body.name);
 	decision.time_boot_ns = body.time_boot_ns;
+	decision.family = body.family;
+	decision.protocol = body.protocol;
+	decision.port = body.port;
+	decision.address = Borrow::bytes(body.address);
+	decision.target_id = body.target_id;
+	decision.suppressed_before = body.suppressed_before;
 	m.body_case = GRANTD__PROVENANCE__RECORD__BODY_KERNEL_DECISION;
 	m.kernel_decision = &decision;
 	return pack(m, b);
@@ -315,6 +321,12 @@ Body to_body(const Grantd__Provenance__Record& m)
 		out.ino = in.ino;
 		out.name = bytes(in.name);
 		out.time_boot_ns = in.time_boot_ns;
+		out.family = in.family;
+		out.protocol = in.protocol;
+		out.port = in.port;
+		out.address = bytes(in.address);
+		out.target_id = in.target_id;
+		out.suppressed_before = in.suppressed_before;
 		return out;
 	}
 	default:

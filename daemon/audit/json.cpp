@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include "audit/json.h"
 
 #include "audit/text.h"
@@ -164,6 +165,16 @@ std::string body_json(const KernelDecision& k)
 	o.raw("reason", enum_value(reason_name(static_cast<std::uint16_t>(k.reason)), k.reason));
 	o.rights("requested_rights", k.requested_rights).rights("granted_rights", k.granted_rights);
 	o.raw("dev", '"' + device_name(k.dev) + '"').wide("ino", k.ino).text("name", k.name);
+	if ((k.family == 4 && k.address.size() == 4) || (k.family == 6 && k.address.size() == 16)) {
+		char text[INET6_ADDRSTRLEN] = "";
+		inet_ntop(k.family == 4 ? AF_INET : AF_INET6, k.address.data(), text, sizeof text);
+		o.number("family", k.family).number("protocol", k.protocol).number("port", k.port);
+		o.text("address", text);
+	}
+	if (k.target_id)
+		o.wide("target_id", k.target_id);
+	if (k.suppressed_before)
+		o.number("suppressed_before", k.suppressed_before);
 	return o.wide("time_boot_ns", k.time_boot_ns).close();
 }
 

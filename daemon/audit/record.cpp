@@ -105,6 +105,14 @@ KernelDecision kernel_decision(const grantd_event& event)
 	out.ino = event.ino;
 	out.name.assign(event.name, strnlen(event.name, sizeof event.name));
 	out.time_boot_ns = event.time_ns;
+	if (event.family == 4 || event.family == 6) {
+		out.family = event.family;
+		out.protocol = event.protocol;
+		out.port = event.port;
+		out.address.assign(reinterpret_cast<const char*>(event.addr), event.family == 4 ? 4 : 16);
+	}
+	out.target_id = event.target_id;
+	out.suppressed_before = event.suppressed;
 	return out;
 }
 

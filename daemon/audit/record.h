@@ -137,6 +137,12 @@ struct KernelDecision {
 	std::uint64_t ino = 0;
 	std::string name;
 	std::uint64_t time_boot_ns = 0;
+	std::uint32_t family = 0; // 4 or 6 for network objects
+	std::uint32_t protocol = 0;
+	std::uint32_t port = 0;
+	std::string address; // 4 or 16 bytes, network order
+	std::uint64_t target_id = 0;
+	std::uint32_t suppressed_before = 0;
 	bool operator==(const KernelDecision&) const = default;
 };
 

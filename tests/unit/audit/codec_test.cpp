@@ -1,4 +1,5 @@
 #include "audit/codec.h"
+#include "audit/json.h"
 #include "audit/record.h"
 #include "audit_test_support.h"
 
@@ -138,6 +139,37 @@ TEST(KernelDecision, FromAnEventWithoutTerminators)
 	EXPECT_EQ(decision.name, "notes.txt");
 	EXPECT_EQ(decision.time_boot_ns, 5u);
 	EXPECT_EQ(decision.requested_rights, 2u);
+}
+
+TEST(KernelDecision, NetworkDenialKeepsItsEndpointThroughTheLog)
+{
+	grantd_event event{};
+	event.session_id = 4;
+	event.hook = GRANTD_HOOK_SOCKET_CONNECT;
+	event.verdict = GRANTD_VERDICT_DENY;
+	event.reason = GRANTD_REASON_NO_RULE;
+	event.requested = GRANTD_RIGHT_BIT(GRANTD_RIGHT_CONNECT);
+	event.family = 4;
+	event.protocol = 6;
+	event.port = 443;
+	const unsigned char addr[4] = {192, 0, 2, 10};
+	std::memcpy(event.addr, addr, 4);
+	event.suppressed = 7;
+	KernelDecision decision = kernel_decision(event);
+	EXPECT_EQ(decision.address, std::string("\xc0\x00\x02\x0a", 4));
+
+	Record record;
+	record.seq = 1;
+	record.body = decision;
+	auto bytes = encode(record);
+	ASSERT_TRUE(bytes) << bytes.error().message;
+	auto back = decode(bytes.value());
+	ASSERT_TRUE(back) << back.error().message;
+	EXPECT_EQ(std::get<KernelDecision>(back->body), decision);
+	std::string json = to_json(back.value());
+	EXPECT_NE(json.find("\"address\":\"192.0.2.10\""), std::string::npos) << json;
+	EXPECT_NE(json.find("\"port\":443"), std::string::npos) << json;
+	EXPECT_NE(json.find("\"suppressed_before\":7"), std::string::npos) << json;
 }
 
 } // namespace
