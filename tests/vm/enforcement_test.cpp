@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <sstream>
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -100,6 +102,23 @@ TEST_F(Enforcement, KernelProbePassesInTheVm)
 {
 	std::string cmd = grantd::vmtest::env_or("GRANTD_BIN", "grantd") + " --check >/dev/null 2>&1";
 	EXPECT_EQ(std::system(cmd.c_str()), 0);
+}
+
+// Not a check: puts each program's size and verifier cost on this kernel in
+// the suite's output, so that growth is visible in review.
+TEST_F(Enforcement, ReportsVerifierCostPerProgram)
+{
+	std::string log = daemon_->log(), line;
+	std::istringstream lines(log);
+	int programs = 0;
+	while (std::getline(lines, line)) {
+		if (line.rfind("grantd: program ", 0) == 0) {
+			std::printf("%s\n", line.c_str());
+			programs++;
+		}
+	}
+	// Every program in bpf/ but one of the two inode_setattr variants.
+	EXPECT_EQ(programs, 42) << log;
 }
 
 // (a)
