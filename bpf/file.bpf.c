@@ -8,18 +8,23 @@
 
 #define FMODE_READ 0x1
 #define FMODE_WRITE 0x2
-#define FMODE_EXEC 0x20
+/* Open flag of exec opens (do_open_execat): in f_flags, not f_mode. */
+#define __FMODE_EXEC 0x20
 #define RENAME_EXCHANGE (1 << 1)
 #define ATTR_ATIME (1 << 4)
 #define ATTR_MTIME (1 << 5)
 #define ATTR_FORCE (1 << 15)
 
-static __always_inline __u32 rights_of_mode(unsigned int f_mode)
+static __always_inline __u32 rights_of_mode(unsigned int f_mode, unsigned int f_flags)
 {
 	__u32 rights = 0;
 
-	/* An exec open (execve, the ELF interpreter) needs exec, not read. */
-	if (f_mode & FMODE_EXEC)
+	/*
+	 * An exec open (execve, execveat, the ELF interpreter, a script's
+	 * interpreter) needs exec, not read. The kernel marks it with
+	 * __FMODE_EXEC in f_flags; f_mode carries only FMODE_READ.
+	 */
+	if (f_flags & __FMODE_EXEC)
 		return RIGHT(EXEC);
 	if (f_mode & FMODE_READ)
 		rights |= RIGHT(READ);
@@ -46,7 +51,7 @@ int BPF_PROG(grantd_file_open, struct file *file, int ret)
 		return ret;
 	if (!governed(&s))
 		return 0;
-	d.requested = rights_of_mode(file->f_mode);
+	d.requested = rights_of_mode(file->f_mode, file->f_flags);
 	describe(&d, file->f_path.dentry);
 	if ((d.requested & RIGHT(WRITE)) && protected_fs(file->f_path.dentry))
 		d.reason = GRANTD_REASON_PROTECTED;
@@ -79,7 +84,7 @@ static __always_inline int check_one(__u16 hook, __u32 requested, struct dentry 
 SEC("lsm/file_receive")
 int BPF_PROG(grantd_file_receive, struct file *file, int ret)
 {
-	__u32 rights = rights_of_mode(file->f_mode);
+	__u32 rights = rights_of_mode(file->f_mode, file->f_flags);
 
 	if (ret)
 		return ret;
