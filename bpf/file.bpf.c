@@ -35,6 +35,39 @@ static __always_inline __u32 rights_of_mode(unsigned int f_mode, unsigned int f_
 }
 
 /*
+ * Stacked filesystems (overlayfs since 6.6, FUSE passthrough) open a second,
+ * kernel-internal "backing file" on the lower layer's path while the user's
+ * open of the stacked file is being made. The user's open of the stacked file
+ * was checked already (file_open runs before the filesystem's ->open), on the
+ * path the rules are written against; the backing open names the lower
+ * layer's private mount, which no rule can cover. 6.1 opens the real file
+ * with the stacked file's path and needs no exception.
+ *
+ * FMODE_BACKING is a macro (not in BTF) whose value changed between
+ * releases: 1 << 24 on 6.12 (verified in the VM). 6.6-6.11 are not verified
+ * and get no exception (their backing opens are denied: fail closed). The flag
+ * alone is not trusted: the file must also sit in a struct backing_file whose
+ * user path is on a stacking filesystem (s_stack_depth > 0).
+ */
+#define FMODE_BACKING_6_12 (1u << 24)
+extern int LINUX_KERNEL_VERSION __kconfig;
+
+struct backing_file___grantd {
+	struct file file;
+	struct path user_path;
+} __attribute__((preserve_access_index));
+
+static __always_inline bool backing_file(struct file *file)
+{
+	struct backing_file___grantd *bf = (void *)file;
+
+	if (!bpf_core_type_exists(struct backing_file___grantd) ||
+	    LINUX_KERNEL_VERSION < KERNEL_VERSION(6, 12, 0) || !(file->f_mode & FMODE_BACKING_6_12))
+		return false;
+	return BPF_CORE_READ(bf, user_path.dentry, d_sb, s_stack_depth) > 0;
+}
+
+/*
  * file_open: the hottest hook. check_path_fast (direct BTF loads) is what it
  * should use, but its verifier cost (~0.9M instructions on 6.1 with the exec
  * and internal-mount rules) makes loading take minutes under emulation; until
@@ -49,7 +82,7 @@ int BPF_PROG(grantd_file_open, struct file *file, int ret)
 
 	if (ret)
 		return ret;
-	if (!governed(&s))
+	if (!governed(&s) || backing_file(file))
 		return 0;
 	d.requested = rights_of_mode(file->f_mode, file->f_flags);
 	describe(&d, file->f_path.dentry);
