@@ -933,6 +933,51 @@ TEST_F(Escape, BindAndListen)
 	EXPECT_EQ(bind_listen(), EACCES);
 }
 
+// A readable mapping made executable later needs map-exec, like mmap(PROT_EXEC).
+TEST_F(Escape, MprotectExecOfAReadableMapping)
+{
+	auto s = open_session();
+	std::string prog = ws() + "/prog";
+	copy_executable(kTrue, prog);
+	grant(*s, ws(), kRead);
+	auto attempt = [&] {
+		return in_cgroup(s->cgroup(), [&] {
+			int fd = ::open(prog.c_str(), O_RDONLY);
+			if (fd < 0)
+				return 100 + errno;
+			void* p = ::mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+			if (p == MAP_FAILED)
+				return 99;
+			return ::mprotect(p, 4096, PROT_READ | PROT_EXEC) ? errno : 0;
+		});
+	};
+	EXPECT_EQ(attempt(), EACCES);
+	EXPECT_REPORTED(s, "file_mprotect", "no-rule", "name=\"prog\"");
+	grant(*s, ws(), kRead | kMapExec);
+	EXPECT_EQ(attempt(), 0);
+	grant(*s, ws(), kRead);
+	EXPECT_EQ(attempt(), EACCES);
+}
+
+// Unmounting (to uncover what a mount hides) and loading kernel modules.
+TEST_F(Escape, UmountAndModuleLoading)
+{
+	auto s = open_session();
+	EXPECT_EQ(in_cgroup(s->cgroup(), [] { return ::umount2(kFiles.c_str(), MNT_DETACH) ? errno : 0; }), EACCES);
+	EXPECT_REPORTED(s, "mount", "protected");
+	EXPECT_EQ(::access((kFiles + "/t" + std::to_string(s->id())).c_str(), F_OK), 0) << "the tmpfs was unmounted";
+	std::string module = ws() + "/README";
+	grant(*s, ws(), kRead);
+	int rc = in_cgroup(s->cgroup(), [&] {
+		int fd = ::open(module.c_str(), O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return 100 + errno;
+		return ::syscall(SYS_finit_module, fd, "", 0) ? errno : 0;
+	});
+	EXPECT_EQ(rc, EACCES);
+	EXPECT_REPORTED(s, "kernel_module", "protected");
+}
+
 // Permissive: the same attempts are allowed and reported as would-deny.
 TEST_F(Escape, PermissiveSessionAllowsAndReportsWouldDeny)
 {
