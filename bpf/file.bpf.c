@@ -8,18 +8,23 @@
 
 #define FMODE_READ 0x1
 #define FMODE_WRITE 0x2
-#define FMODE_EXEC 0x20
+/* Open flag of exec opens (do_open_execat): in f_flags, not f_mode. */
+#define __FMODE_EXEC 0x20
 #define RENAME_EXCHANGE (1 << 1)
 #define ATTR_ATIME (1 << 4)
 #define ATTR_MTIME (1 << 5)
 #define ATTR_FORCE (1 << 15)
 
-static __always_inline __u32 rights_of_mode(unsigned int f_mode)
+static __always_inline __u32 rights_of_mode(unsigned int f_mode, unsigned int f_flags)
 {
 	__u32 rights = 0;
 
-	/* An exec open (execve, the ELF interpreter) needs exec, not read. */
-	if (f_mode & FMODE_EXEC)
+	/*
+	 * An exec open (execve, execveat, the ELF interpreter, a script's
+	 * interpreter) needs exec, not read. The kernel marks it with
+	 * __FMODE_EXEC in f_flags; f_mode carries only FMODE_READ.
+	 */
+	if (f_flags & __FMODE_EXEC)
 		return RIGHT(EXEC);
 	if (f_mode & FMODE_READ)
 		rights |= RIGHT(READ);
@@ -27,6 +32,39 @@ static __always_inline __u32 rights_of_mode(unsigned int f_mode)
 		rights |= RIGHT(WRITE);
 	/* Neither (open mode 3, ioctl only): still needs a right to the object. */
 	return rights ? rights : RIGHT(READ);
+}
+
+/*
+ * Stacked filesystems (overlayfs since 6.6, FUSE passthrough) open a second,
+ * kernel-internal "backing file" on the lower layer's path while the user's
+ * open of the stacked file is being made. The user's open of the stacked file
+ * was checked already (file_open runs before the filesystem's ->open), on the
+ * path the rules are written against; the backing open names the lower
+ * layer's private mount, which no rule can cover. 6.1 opens the real file
+ * with the stacked file's path and needs no exception.
+ *
+ * FMODE_BACKING is a macro (not in BTF) whose value changed between
+ * releases: 1 << 24 on 6.12 (verified in the VM). 6.6-6.11 are not verified
+ * and get no exception (their backing opens are denied: fail closed). The flag
+ * alone is not trusted: the file must also sit in a struct backing_file whose
+ * user path is on a stacking filesystem (s_stack_depth > 0).
+ */
+#define FMODE_BACKING_6_12 (1u << 24)
+extern int LINUX_KERNEL_VERSION __kconfig;
+
+struct backing_file___grantd {
+	struct file file;
+	struct path user_path;
+} __attribute__((preserve_access_index));
+
+static __always_inline bool backing_file(struct file *file)
+{
+	struct backing_file___grantd *bf = (void *)file;
+
+	if (!bpf_core_type_exists(struct backing_file___grantd) ||
+	    LINUX_KERNEL_VERSION < KERNEL_VERSION(6, 12, 0) || !(file->f_mode & FMODE_BACKING_6_12))
+		return false;
+	return BPF_CORE_READ(bf, user_path.dentry, d_sb, s_stack_depth) > 0;
 }
 
 /*
@@ -44,9 +82,9 @@ int BPF_PROG(grantd_file_open, struct file *file, int ret)
 
 	if (ret)
 		return ret;
-	if (!governed(&s))
+	if (!governed(&s) || backing_file(file))
 		return 0;
-	d.requested = rights_of_mode(file->f_mode);
+	d.requested = rights_of_mode(file->f_mode, file->f_flags);
 	describe(&d, file->f_path.dentry);
 	if ((d.requested & RIGHT(WRITE)) && protected_fs(file->f_path.dentry))
 		d.reason = GRANTD_REASON_PROTECTED;
@@ -79,7 +117,7 @@ static __always_inline int check_one(__u16 hook, __u32 requested, struct dentry 
 SEC("lsm/file_receive")
 int BPF_PROG(grantd_file_receive, struct file *file, int ret)
 {
-	__u32 rights = rights_of_mode(file->f_mode);
+	__u32 rights = rights_of_mode(file->f_mode, file->f_flags);
 
 	if (ret)
 		return ret;
