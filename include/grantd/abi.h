@@ -107,7 +107,7 @@ enum grantd_hook {
 	GRANTD_HOOK_MOUNT, /* sb_mount, move_mount, sb_umount, sb_pivotroot */
 	GRANTD_HOOK_USERNS_CREATE,
 	GRANTD_HOOK_KERNEL_MODULE, /* kernel_read_file, kernel_load_data, module requests */
-	GRANTD_HOOK_URING, /* uring_override_creds, uring_sqpoll, uring_cmd */
+	GRANTD_HOOK_URING, /* uring_override_creds, uring_cmd */
 	GRANTD_NR_HOOKS,
 };
 
