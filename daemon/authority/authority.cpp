@@ -395,6 +395,10 @@ Result<Decision> Authority::request(SessionId session_id, policy::Rights rights,
 	auto evaluation = [&] { return audit::Evaluation{d.request_id, outcome_of(d.verdict), d.rule, d.reason}; };
 
 	std::vector<Target> targets;
+	if (d.verdict != policy::Verdict::deny && boot_clock_() >= s.end_boot_ns) {
+		d.verdict = policy::Verdict::deny;
+		d.reason = "session " + std::to_string(session_id) + " has reached its profile's max_duration";
+	}
 	if (d.verdict != policy::Verdict::deny) {
 		auto resolved = resolve(session_id, req.resources);
 		bool unix_bind = (rights.mask() & GRANTD_RIGHT_BIT(GRANTD_RIGHT_BIND)) &&
@@ -438,6 +442,9 @@ Result<Decision> Authority::issue(const SessionInfo& s, const policy::Request& r
 				  const policy::Decision& decision, RequestId request_id,
 				  std::vector<audit::Body> leading_records)
 {
+	std::uint64_t now = boot_clock_();
+	if (now >= s.end_boot_ns)
+		return Error{"session " + std::to_string(s.id) + " has reached its profile's max_duration"};
 	auto targets = resolve(s.id, request.resources);
 	if (!targets)
 		return targets.error();
@@ -449,7 +456,7 @@ Result<Decision> Authority::issue(const SessionInfo& s, const policy::Request& r
 	g.info.rule = decision.rule;
 	g.info.purpose = request.purpose;
 	g.info.from_request = request_id;
-	g.info.deadline_boot_ns = std::min(add_saturating(boot_clock_(), to_ns(decision.ttl)), s.end_boot_ns);
+	g.info.deadline_boot_ns = std::min(add_saturating(now, to_ns(decision.ttl)), s.end_boot_ns);
 
 	auto [it, inserted] = grants_.emplace(g.info.id, std::move(g));
 	GrantState& grant = it->second;
@@ -506,11 +513,16 @@ Result<void> Authority::revoke(GrantId grant_id, std::uint32_t by_uid, const std
 	auto it = grants_.find(grant_id);
 	if (it == grants_.end())
 		return Error{"no grant " + std::to_string(grant_id)};
-	if (auto removed = uninstall(it->second); !removed)
-		return removed.error().context("revoking grant " + std::to_string(grant_id));
+	// The grant is gone from the authority's state even if a rule could not
+	// be rewritten: retrying could not tell which rules still need it.
+	auto removed = uninstall(it->second);
 	grants_.erase(it);
 	audit::Revocation r{grant_id, by_uid, user_name(by_uid), reason, {}};
-	if (auto appended = log_.append(r); !appended)
+	auto appended = log_.append(r);
+	if (!removed)
+		return removed.error().context("grant " + std::to_string(grant_id) +
+					       " is revoked, but its kernel rules could not all be rewritten");
+	if (!appended)
 		return appended.error().context("grant " + std::to_string(grant_id) +
 						" is revoked, but recording it failed");
 	return {};

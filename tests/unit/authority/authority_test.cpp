@@ -414,3 +414,32 @@ TEST_F(AuthorityTest, CloseSessionRemovesEverything)
 	EXPECT_TRUE(report->ok());
 	EXPECT_FALSE(authority_->request(s, {Right::write}, {}, 1min, "x", {}));
 }
+
+TEST_F(AuthorityTest, NoGrantOutlivesTheSession)
+{
+	SessionId s = open();
+	// max_duration is 8h: a grant asked for 5 minutes before the end ends with it.
+	now_ += 8 * 3600 * kSecond - 5 * kSecond;
+	Decision d = ask(s, {Right::write}, ws_ + "/src", 10min);
+	ASSERT_EQ(d.verdict, Verdict::issue);
+	EXPECT_EQ(d.deadline_boot_ns, authority_->session(s)->end_boot_ns);
+	now_ += 10 * kSecond;
+	Decision late = ask(s, {Right::write}, ws_ + "/src", 1min);
+	EXPECT_EQ(late.verdict, Verdict::deny);
+	EXPECT_NE(late.reason.find("max_duration"), std::string::npos) << late.reason;
+	EXPECT_EQ(kinds().back(), "evaluation");
+}
+
+TEST_F(AuthorityTest, ApprovalOfAVanishedPathFailsAndStaysPending)
+{
+	SessionId s = open();
+	std::filesystem::create_directories(ws_ + "/tools/bin");
+	Decision d = ask(s, {Right::exec}, ws_ + "/tools/bin");
+	ASSERT_EQ(d.verdict, Verdict::pending);
+	std::filesystem::remove(ws_ + "/tools/bin");
+	auto approved = authority_->approve(d.request_id, 0);
+	ASSERT_FALSE(approved);
+	EXPECT_NE(approved.error().message.find("does not exist"), std::string::npos) << approved.error().message;
+	EXPECT_EQ(authority_->pending().size(), 1u);
+	EXPECT_TRUE(authority_->deny(d.request_id, 0));
+}
