@@ -9,7 +9,10 @@
 #include "maps_writer.h"
 #include "vm_support.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -74,6 +77,13 @@ paths = ["{workspace}/docs"]
 max_ttl = "10m"
 approval = "required"
 
+[[grantable]]
+name = "local-service"
+rights = ["connect"]
+endpoints = ["tcp:127.0.0.0/8:18080"]
+max_ttl = "10m"
+approval = "auto"
+
 [[never]]
 name = "ssh-keys"
 paths = ["{home}/.ssh"]
@@ -82,6 +92,21 @@ paths = ["{home}/.ssh"]
 int write_in(const std::string& cgroup, const std::string& path)
 {
 	return in_cgroup(cgroup, [&] { return try_open(path, O_WRONLY | O_APPEND); });
+}
+
+// connect(2) to 127.0.0.1:port in a child of the cgroup; 0 or the errno.
+int connect_in(const std::string& cgroup, std::uint16_t port)
+{
+	return in_cgroup(cgroup, [&] {
+		grantd::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+		if (!fd.valid())
+			return errno;
+		sockaddr_in addr{};
+		addr.sin_family = AF_INET;
+		addr.sin_port = htons(port);
+		addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ? 0 : errno;
+	});
 }
 
 policy::Resource res(const std::string& text)
@@ -265,4 +290,53 @@ TEST_F(AuthorityVm, MissingPathIsRefusedAndSymlinksAreNotFollowed)
 		}
 	}
 	::unlink((kWs + "/src/readme-link").c_str());
+}
+
+TEST_F(AuthorityVm, NetworkGrantFoldsPrefixesAndRevokes)
+{
+	grantd::UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	ASSERT_TRUE(listener.valid());
+	int one = 1;
+	::setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	sockaddr_in addr{};
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons(18080);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+	ASSERT_EQ(::listen(listener.get(), 16), 0);
+
+	auto opened = authority_->open_session("vm-agent", kWs, "network", 0, policy::Mode::enforce);
+	ASSERT_TRUE(opened) << opened.error().message;
+	const std::string cg = opened->cgroup;
+	EXPECT_EQ(connect_in(cg, 18080), EACCES);
+
+	// A short narrow grant and a longer broad one: the trie returns only the
+	// longest match, so once the narrow one expires, access continues only
+	// because its entry carries the broad grant's deadline too.
+	auto host = ask(opened->id, {Right::connect}, "tcp:127.0.0.1:18080", 2s);
+	ASSERT_EQ(host.verdict, Verdict::issue) << host.reason;
+	EXPECT_EQ(connect_in(cg, 18080), 0);
+	auto wide = ask(opened->id, {Right::connect}, "tcp:127.0.0.0/8:18080", 10min);
+	ASSERT_EQ(wide.verdict, Verdict::issue) << wide.reason;
+	while (grantd::boot_time_ns() <= host.deadline_boot_ns + 100'000'000ull)
+		std::this_thread::sleep_for(100ms);
+	EXPECT_EQ(connect_in(cg, 18080), 0) << "the broad grant still covers 127.0.0.1";
+	// Revoking the broad grant rewrites the narrow entry with its own,
+	// expired, deadline.
+	ASSERT_TRUE(authority_->revoke(wide.grant_id, 0, "all done"));
+	EXPECT_EQ(connect_in(cg, 18080), EACCES);
+	auto swept = authority_->sweep(grantd::boot_time_ns());
+	ASSERT_TRUE(swept) << swept.error().message;
+	EXPECT_EQ(swept.value(), std::vector<authority::GrantId>{host.grant_id});
+	EXPECT_EQ(connect_in(cg, 18080), EACCES);
+
+	auto closed = authority_->close_session(opened->id, "done");
+	ASSERT_TRUE(closed) << closed.error().message;
+	if (!closed->cgroup_removed) {
+		auto gone = grantd::remove_cgroup(cg);
+		for (int i = 0; i < 100 && !gone && gone.error().code == EBUSY; i++) {
+			std::this_thread::sleep_for(20ms);
+			gone = grantd::remove_cgroup(cg);
+		}
+	}
 }
