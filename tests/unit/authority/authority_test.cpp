@@ -443,3 +443,36 @@ TEST_F(AuthorityTest, ApprovalOfAVanishedPathFailsAndStaysPending)
 	EXPECT_EQ(authority_->pending().size(), 1u);
 	EXPECT_TRUE(authority_->deny(d.request_id, 0));
 }
+
+namespace {
+
+std::size_t open_fds()
+{
+	std::size_t n = 0;
+	for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+		n++;
+	return n;
+}
+
+} // namespace
+
+// The O_PATH fd of a ruled object stays open exactly while a rule names it,
+// so its inode number cannot be reused by another file meanwhile.
+TEST_F(AuthorityTest, RuledObjectsStayOpenWhileARuleNamesThem)
+{
+	SessionId s = open();
+	std::size_t base = open_fds();
+	Decision a = ask(s, {Right::write}, ws_ + "/src", 1min);
+	EXPECT_EQ(open_fds(), base + 1);
+	Decision b = ask(s, {Right::create}, ws_ + "/src", 5min);
+	EXPECT_EQ(open_fds(), base + 1) << "one fd per object, not per grant";
+	ASSERT_TRUE(authority_->revoke(a.grant_id, 0, "x"));
+	EXPECT_EQ(open_fds(), base + 1);
+	ASSERT_TRUE(authority_->revoke(b.grant_id, 0, "x"));
+	EXPECT_EQ(open_fds(), base);
+	Decision n = ask(s, {Right::connect}, "tcp:192.0.2.10:443", 1min);
+	EXPECT_EQ(open_fds(), base) << "endpoints hold no fd";
+	ASSERT_TRUE(authority_->close_session(s, "done"));
+	EXPECT_LT(open_fds(), base) << "the baseline's fd goes with the session";
+	(void)n;
+}

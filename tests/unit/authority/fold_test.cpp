@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <random>
+
 using namespace grantd::authority;
 
 namespace {
@@ -141,4 +145,65 @@ TEST(FoldNet, RightIndexMasks)
 	EXPECT_EQ(net_index_mask(GRANTD_RIGHT_BIT(GRANTD_RIGHT_CONNECT) | GRANTD_RIGHT_BIT(GRANTD_RIGHT_BIND)),
 		  (1u << GRANTD_NET_CONNECT) | (1u << GRANTD_NET_BIND));
 	EXPECT_EQ(file_index_mask(GRANTD_RIGHT_BIT(GRANTD_RIGHT_BIND) | R), R);
+}
+
+// Random adds and removals against a brute-force model: after every step,
+// every key the table reports as touched carries exactly the per-right
+// maximum over the live grants on it and on every stored key covering it,
+// and keys the step did not report are unchanged.
+TEST(FoldNet, MatchesABruteForceModel)
+{
+	std::mt19937 rng(12345);
+	const std::vector<NetKey> keys = {v4(10, 0, 0, 0, 8),  v4(10, 1, 0, 0, 16), v4(10, 1, 2, 0, 24),
+					  v4(10, 1, 2, 3, 32), v4(10, 2, 0, 0, 16), v4(10, 1, 2, 3, 32, 22)};
+	struct Live {
+		std::uint64_t grant;
+		NetKey key;
+		std::uint32_t mask;
+		std::uint64_t deadline;
+	};
+	std::vector<Live> live;
+	NetTable t;
+	std::map<NetKey, NetTable::Deadlines> written;
+	auto model = [&](const NetKey& k) -> std::optional<NetTable::Deadlines> {
+		bool own = std::any_of(live.begin(), live.end(), [&](const Live& l) { return l.key == k; });
+		if (!own)
+			return std::nullopt;
+		NetTable::Deadlines d{};
+		for (const Live& l : live)
+			if (covers(l.key, k))
+				for (unsigned i = 0; i < GRANTD_NR_NET_RIGHTS; i++)
+					if (l.mask & (1u << i))
+						d[i] = std::max(d[i], l.deadline);
+		return d;
+	};
+	std::uint64_t next = 1;
+	for (int step = 0; step < 2000; step++) {
+		std::vector<NetKey> touched;
+		if (live.empty() || rng() % 3 != 0) {
+			Live l{next++, keys[rng() % keys.size()], 1u + static_cast<std::uint32_t>(rng() % 7),
+			       1 + rng() % 1000};
+			live.push_back(l);
+			touched = t.add(l.grant, l.key, l.mask, l.deadline);
+		} else {
+			std::size_t i = rng() % live.size();
+			std::uint64_t g = live[i].grant;
+			live.erase(live.begin() + static_cast<long>(i));
+			touched = t.remove(g);
+		}
+		for (const NetKey& k : touched) {
+			if (auto f = t.folded(k))
+				written[k] = *f;
+			else
+				written.erase(k);
+		}
+		for (const NetKey& k : keys) {
+			auto expect = model(k);
+			auto it = written.find(k);
+			ASSERT_EQ(expect.has_value(), it != written.end()) << "step " << step;
+			if (expect) {
+				ASSERT_EQ(*expect, it->second) << "step " << step;
+			}
+		}
+	}
 }
