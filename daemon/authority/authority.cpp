@@ -264,6 +264,9 @@ Result<OpenedSession> Authority::open_session(const std::string& profile_name, c
 	auto ws = policy::normalize_path(workspace);
 	if (!ws)
 		return ws.error().context("workspace");
+	// Every {workspace} rule is resolved below it: it must be the real path.
+	if (auto opened = open_no_symlinks(ws.value()); !opened)
+		return opened.error().context("workspace");
 	policy::Context ctx = context_for(ws.value(), initiating_uid);
 	auto baseline = policy::expand_baseline(profile, ctx);
 	if (!baseline)

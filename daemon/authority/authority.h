@@ -17,6 +17,8 @@
 //
 // State lives in memory: a restarted daemon does not restore sessions or
 // grants yet (its pinned maps keep enforcing the old rules until it does).
+// Destroying an Authority closes nothing in the kernel, so that a restart
+// leaves no enforcement gap; close_session() is how sessions end.
 // Not thread-safe; the daemon calls it from its event loop.
 #pragma once
 

@@ -476,3 +476,15 @@ TEST_F(AuthorityTest, RuledObjectsStayOpenWhileARuleNamesThem)
 	EXPECT_LT(open_fds(), base) << "the baseline's fd goes with the session";
 	(void)n;
 }
+
+TEST_F(AuthorityTest, WorkspaceMustExistAndBeARealPath)
+{
+	auto missing = authority_->open_session("test-agent", ws_ + "/nope", "x", ::getuid(), policy::Mode::enforce);
+	ASSERT_FALSE(missing);
+	EXPECT_NE(missing.error().message.find("does not exist"), std::string::npos) << missing.error().message;
+	auto linked = authority_->open_session("test-agent", ws_ + "/link", "x", ::getuid(), policy::Mode::enforce);
+	ASSERT_FALSE(linked);
+	EXPECT_NE(linked.error().message.find("symlink"), std::string::npos) << linked.error().message;
+	EXPECT_TRUE(fake_->cgroups.empty());
+	EXPECT_TRUE(kinds().empty());
+}
