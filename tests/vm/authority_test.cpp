@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <thread>
 
@@ -339,4 +340,56 @@ TEST_F(AuthorityVm, NetworkGrantFoldsPrefixesAndRevokes)
 			gone = grantd::remove_cgroup(cg);
 		}
 	}
+}
+
+// The shipped profile, unchanged: its baseline applies (paths this host
+// lacks, and symlinks such as /etc/localtime, are skipped and reported) and
+// the seed's scenario holds.
+TEST(AuthorityVmShipped, CodingAgentProfile)
+{
+	grantd::vmtest::mkdirs(kWs + "/src/parser");
+	grantd::vmtest::write_file(kWs + "/src/parser/lexer.c", "int lex(void);\n");
+	grantd::vmtest::write_file(kWs + "/README", "readme\n");
+	const std::string log_path = kDir + "/shipped.log";
+	::unlink(log_path.c_str());
+	Daemon daemon;
+	ASSERT_EQ(daemon.start(), "");
+	auto maps = grantd::MapsWriter::open_pinned(GRANTD_PIN_DIR_DEFAULT);
+	ASSERT_TRUE(maps) << maps.error().message;
+	auto profiles = authority::load_profiles(GRANTD_PROFILES_DIR);
+	ASSERT_TRUE(profiles) << profiles.error().message;
+	grantd::audit::OpenOptions options;
+	options.durability = grantd::audit::Durability::page_cache;
+	auto log = grantd::audit::ProvenanceLog::open(log_path, options);
+	ASSERT_TRUE(log) << log.error().message;
+	authority::Authority a(maps.value(), kRoot, std::move(profiles.value()), log.value());
+
+	auto opened = a.open_session("coding-agent", kWs, "fix the parser", 0, policy::Mode::enforce);
+	ASSERT_TRUE(opened) << opened.error().message;
+	for (const auto& skipped : opened->skipped)
+		std::printf("skipped: %s\n", skipped.c_str());
+	const std::string lexer = kWs + "/src/parser/lexer.c";
+	EXPECT_EQ(write_in(opened->cgroup, lexer), EACCES);
+	auto d = a.request(opened->id, {Right::write}, {res(kWs + "/src/parser")}, 10min, "fix the parser", {});
+	ASSERT_TRUE(d) << d.error().message;
+	EXPECT_EQ(d->verdict, Verdict::issue) << d->reason;
+	EXPECT_EQ(d->rule, "edit-source");
+	EXPECT_EQ(write_in(opened->cgroup, lexer), 0);
+	EXPECT_EQ(write_in(opened->cgroup, kWs + "/README"), EACCES);
+	auto ssh = a.request(opened->id, {Right::read}, {res("/root/.ssh/id_ed25519")}, 1min, "look", {});
+	ASSERT_TRUE(ssh) << ssh.error().message;
+	EXPECT_EQ(ssh->verdict, Verdict::deny);
+	EXPECT_EQ(ssh->rule, "ssh-keys");
+	auto closed = a.close_session(opened->id, "done");
+	ASSERT_TRUE(closed) << closed.error().message;
+	if (!closed->cgroup_removed) {
+		auto gone = grantd::remove_cgroup(opened->cgroup);
+		for (int i = 0; i < 100 && !gone && gone.error().code == EBUSY; i++) {
+			std::this_thread::sleep_for(20ms);
+			gone = grantd::remove_cgroup(opened->cgroup);
+		}
+	}
+	auto report = grantd::audit::verify(log_path, log->head());
+	ASSERT_TRUE(report) << report.error().message;
+	EXPECT_TRUE(report->ok());
 }
