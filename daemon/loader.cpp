@@ -135,6 +135,9 @@ Result<void> choose_hook_variants(grantd_bpf* skel)
 			     " arguments; grantd knows the 2-argument (6.1) and 3-argument (idmap) forms"};
 	bpf_program__set_autoload(skel->progs.grantd_inode_setattr, args == 2);
 	bpf_program__set_autoload(skel->progs.grantd_inode_setattr_idmap, args == 3);
+	bpf_program__set_autoload(skel->progs.grantd_path_link_refer, false);
+	bpf_program__set_autoload(skel->progs.grantd_path_rename_refer, false);
+	bpf_program__set_autoload(skel->progs.grantd_path_rename_refer_back, false);
 	return {};
 }
 
