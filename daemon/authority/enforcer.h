@@ -1,0 +1,51 @@
+// What the authority needs from the kernel side: session cgroups, session
+// registration and rules. MapsEnforcer is the real one (MapsWriter and
+// cgroupfs); tests substitute their own to run the authority without BPF.
+#pragma once
+
+#include "maps_writer.h"
+
+#include <grantd/result.h>
+
+#include <cstdint>
+#include <string>
+
+namespace grantd::authority {
+
+class Enforcer {
+public:
+	virtual ~Enforcer() = default;
+	// Creates the cgroup directory; returns its cgroup id.
+	virtual Result<std::uint64_t> create_cgroup(const std::string& path) = 0;
+	// Removes an empty cgroup; EBUSY while tasks remain.
+	virtual Result<void> remove_cgroup(const std::string& path) = 0;
+	virtual Result<void> add_session(std::uint64_t cgroup_id, std::uint32_t session_id, std::uint32_t flags) = 0;
+	// Unregisters the session and drops its file rules.
+	virtual Result<void> remove_session(std::uint64_t cgroup_id) = 0;
+	virtual Result<void> put_file_rule(std::uint32_t session_id, const ObjectId& object,
+					   const grantd_file_rule& rule) = 0;
+	virtual Result<void> remove_file_rule(std::uint32_t session_id, const ObjectId& object) = 0;
+	virtual Result<void> put_net_rule(std::uint32_t session_id, const Endpoint& endpoint,
+					  const grantd_net_rule& rule) = 0;
+	virtual Result<void> remove_net_rule(std::uint32_t session_id, const Endpoint& endpoint) = 0;
+};
+
+class MapsEnforcer final : public Enforcer {
+public:
+	explicit MapsEnforcer(MapsWriter& maps) : maps_(maps) {}
+	Result<std::uint64_t> create_cgroup(const std::string& path) override;
+	Result<void> remove_cgroup(const std::string& path) override;
+	Result<void> add_session(std::uint64_t cgroup_id, std::uint32_t session_id, std::uint32_t flags) override;
+	Result<void> remove_session(std::uint64_t cgroup_id) override;
+	Result<void> put_file_rule(std::uint32_t session_id, const ObjectId& object,
+				   const grantd_file_rule& rule) override;
+	Result<void> remove_file_rule(std::uint32_t session_id, const ObjectId& object) override;
+	Result<void> put_net_rule(std::uint32_t session_id, const Endpoint& endpoint,
+				  const grantd_net_rule& rule) override;
+	Result<void> remove_net_rule(std::uint32_t session_id, const Endpoint& endpoint) override;
+
+private:
+	MapsWriter& maps_;
+};
+
+} // namespace grantd::authority
