@@ -30,9 +30,13 @@ constexpr const char* kUsage = R"(Usage: grantd [OPTIONS]
 
 The grantd Trust Authority. Loads grantd's BPF LSM programs, pins them under
 the pin directory and governs every task in the cgroup subtree below the
-cgroup root: a governed task may open a file only while a live grant for its
-session covers it, and a task in a cgroup below the root that is not a
-registered session is denied everything grantd gates.
+cgroup root: a governed task may open, create, delete, rename, link, change,
+run or map a file, connect, send or bind, only while a live grant for its
+session covers the object; it may never use bpf(), trace or signal tasks
+outside its session, mount, create user namespaces, write to cgroupfs or
+load modules. A task in a cgroup below the root that is not a registered
+session is denied everything grantd gates. docs/enforcement.md lists each
+hook and the right it needs.
 
 Before anything else grantd checks that this kernel can enforce (BPF LSM
 active, BTF, cgroup v2, bpffs, and a real load and attach of an LSM program).
