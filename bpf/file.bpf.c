@@ -68,11 +68,11 @@ static __always_inline bool backing_file(struct file *file)
 }
 
 /*
- * file_open: the hottest hook. check_path_fast (direct BTF loads) is what it
- * should use, but its verifier cost (~0.9M instructions on 6.1 with the exec
- * and internal-mount rules) makes loading take minutes under emulation; until
- * the walk is reworked for speed (inode storage, see DESIGN.md), it takes the
- * same walk as every other hook.
+ * file_open: the hottest hook. A walk with direct BTF loads would be faster,
+ * but it cost the verifier ~0.9M instructions on 6.1 with the exec and
+ * internal-mount rules (minutes to load under emulation); until the walk is
+ * reworked for speed (inode storage, see DESIGN.md), it takes the same walk
+ * as every other hook.
  */
 SEC("lsm/file_open")
 int BPF_PROG(grantd_file_open, struct file *file, int ret)
