@@ -451,11 +451,13 @@ int run(Options& o)
 		return 1;
 	}
 	bool journal_failed = false;
+	// Stored once per main loop iteration (see head_writer below), not per record.
+	bool head_dirty = false;
 	grantd::audit::OpenOptions log_options;
 	log_options.truncate_torn_tail = true;
 	log_options.expected_head = stored_head.value();
 	log_options.on_append = [&](const grantd::audit::Record& record) {
-		write_head(head_path, {record.seq, record.sha256});
+		head_dirty = true;
 		if (auto sent = grantd::audit::send_to_journal(record); !sent && !journal_failed) {
 			journal_failed = true;
 			log("Failed to send provenance records to journald (not logged again): " + sent.error().message);
@@ -584,6 +586,24 @@ int run(Options& o)
 	}
 	std::unique_ptr<sd_event_source, SourceUnref> events_source(raw_src);
 
+	struct HeadWriter {
+		bool* dirty;
+		std::function<void()> write;
+	} head_writer{&head_dirty, [&] { write_head(head_path, provenance->head()); }};
+	auto write_dirty_head = [](sd_event_source*, void* ud) {
+		auto* w = static_cast<HeadWriter*>(ud);
+		if (*w->dirty) {
+			*w->dirty = false;
+			w->write();
+		}
+		return 0;
+	};
+	if (int r = sd_event_add_post(event.get(), &raw_src, write_dirty_head, &head_writer); r < 0) {
+		log(std::string("Failed to watch the provenance head: ") + std::strerror(-r));
+		return 1;
+	}
+	std::unique_ptr<sd_event_source, SourceUnref> head_source(raw_src);
+
 	if (bus) {
 		if (int r = sd_bus_request_name(bus.get(), "org.grantd1", 0); r < 0) {
 			log(std::string("Failed to acquire the bus name org.grantd1: ") + std::strerror(-r));
@@ -600,6 +620,7 @@ int run(Options& o)
 	}
 	sd_notify(0, "STOPPING=1");
 	drain();
+	write_dirty_head(nullptr, &head_writer);
 	log(std::string("stopping on ") + strsignal(loop.signo) + "; pinned programs keep enforcing");
 	return 0;
 }
