@@ -77,12 +77,18 @@ std::uint64_t clock_ns(clockid_t clock)
 }
 
 // A kernel deadline (CLOCK_BOOTTIME ns) as D-Bus time (CLOCK_REALTIME µs; 0: never).
+// The offset between the clocks is kept until the wall clock steps by more
+// than a second, so the same deadline reads the same on every call.
 std::uint64_t wall_usec(std::uint64_t boot_ns)
 {
 	if (boot_ns == GRANTD_NO_DEADLINE || boot_ns == 0)
 		return 0;
-	std::int64_t delta = static_cast<std::int64_t>(boot_ns) - static_cast<std::int64_t>(clock_ns(CLOCK_BOOTTIME));
-	std::int64_t wall = static_cast<std::int64_t>(clock_ns(CLOCK_REALTIME)) + delta;
+	static std::int64_t offset = 0;
+	std::int64_t now = static_cast<std::int64_t>(clock_ns(CLOCK_REALTIME)) -
+			   static_cast<std::int64_t>(clock_ns(CLOCK_BOOTTIME));
+	if (offset == 0 || now - offset > 1000000000 || offset - now > 1000000000)
+		offset = now;
+	std::int64_t wall = static_cast<std::int64_t>(boot_ns) + offset;
 	return wall > 0 ? static_cast<std::uint64_t>(wall) / 1000 : 0;
 }
 
@@ -1259,13 +1265,13 @@ int list_grants(sd_bus_message* m, void* ud, sd_bus_error* e)
 	if (r < 0)
 		return r;
 	MessagePtr reply(raw);
-	r = sd_bus_message_open_container(reply.get(), 'a', "(tuasassttb)");
+	r = sd_bus_message_open_container(reply.get(), 'a', "(tuasasssttb)");
 	for (const auto& g : self->auth.grants()) {
 		if (r < 0)
 			break;
 		if (only ? g.session != *only : !self->may_read(c, g.session))
 			continue;
-		r = sd_bus_message_open_container(reply.get(), 'r', "tuasassttb");
+		r = sd_bus_message_open_container(reply.get(), 'r', "tuasasssttb");
 		if (r >= 0)
 			r = sd_bus_message_append(reply.get(), "tu", g.id, g.session);
 		if (r >= 0)
@@ -1296,13 +1302,13 @@ int list_pending(sd_bus_message* m, void* ud, sd_bus_error* e)
 	if (r < 0)
 		return r;
 	MessagePtr reply(raw);
-	r = sd_bus_message_open_container(reply.get(), 'a', "(tuasassst)");
+	r = sd_bus_message_open_container(reply.get(), 'a', "(tuasasssst)");
 	for (const auto& p : self->auth.pending()) {
 		if (r < 0)
 			break;
 		if (!self->may_read(c, p.session))
 			continue;
-		r = sd_bus_message_open_container(reply.get(), 'r', "tuasassst");
+		r = sd_bus_message_open_container(reply.get(), 'r', "tuasasssst");
 		if (r >= 0)
 			r = sd_bus_message_append(reply.get(), "tu", p.id, p.session);
 		if (r >= 0)
@@ -1727,8 +1733,8 @@ const sd_bus_vtable kManagerVtable[] = {
 				ARGS("u", child, "as", rights, "as", resources, "s", ttl, "s", purpose),
 				RES("t", grant, "t", expires), delegate, kUnpriv),
 	SD_BUS_METHOD_WITH_ARGS("ListSessions", NOARGS, RES("a(usssuut)", sessions), list_sessions, kUnpriv),
-	SD_BUS_METHOD_WITH_ARGS("ListGrants", ARGS("u", session), RES("a(tuasassttb)", grants), list_grants, kUnpriv),
-	SD_BUS_METHOD_WITH_ARGS("ListPending", NOARGS, RES("a(tuasassst)", requests), list_pending, kUnpriv),
+	SD_BUS_METHOD_WITH_ARGS("ListGrants", ARGS("u", session), RES("a(tuasasssttb)", grants), list_grants, kUnpriv),
+	SD_BUS_METHOD_WITH_ARGS("ListPending", NOARGS, RES("a(tuasasssst)", requests), list_pending, kUnpriv),
 	SD_BUS_SIGNAL_WITH_ARGS("SessionOpened", ARGS("u", id, "o", session, "s", profile), 0),
 	SD_BUS_SIGNAL_WITH_ARGS("SessionClosed", ARGS("u", id, "s", reason), 0),
 	SD_BUS_SIGNAL_WITH_ARGS("GrantIssued",
@@ -1858,6 +1864,11 @@ Result<std::unique_ptr<Service>> Service::create(sd_event* event, sd_bus* bus, a
 		if (int r = impl.register_objects(bus, &impl.bus_slots); r < 0)
 			return Error::from_errno("register org.grantd1 objects", -r);
 	}
+	// Exists before any session's baseline is resolved: profiles may grant
+	// connect on it (grantd's own channels).
+	for (const std::string& d : {impl.options.runtime_dir, impl.options.runtime_dir + "/session"})
+		if (::mkdir(d.c_str(), 0755) != 0 && errno != EEXIST)
+			return Error::from_errno("create " + d);
 	impl.inotify_fd = UniqueFd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
 	if (!impl.inotify_fd.valid())
 		return Error::from_errno("inotify_init1");

@@ -377,11 +377,12 @@ protected:
 	{
 		Reply r = call(admin_.get(), false, kRoot, kManager, "ListGrants",
 			       [](sd_bus_message* m) { return sd_bus_message_append(m, "u", 0u); });
+		EXPECT_TRUE(r.ok()) << r.error;
 		if (!r.ok())
 			return "error " + r.error;
 		std::string out;
-		EXPECT_GE(sd_bus_message_enter_container(r.message.get(), 'a', "(tuasassttb)"), 0);
-		while (sd_bus_message_enter_container(r.message.get(), 'r', "tuasassttb") > 0) {
+		EXPECT_GE(sd_bus_message_enter_container(r.message.get(), 'a', "(tuasasssttb)"), 0);
+		while (sd_bus_message_enter_container(r.message.get(), 'r', "tuasasssttb") > 0) {
 			std::uint64_t id = 0, expires = 0, parent = 0;
 			std::uint32_t session = 0;
 			int baseline = 0;
@@ -411,16 +412,17 @@ protected:
 	std::string list_pending()
 	{
 		Reply r = call(admin_.get(), false, kRoot, kManager, "ListPending", nullptr);
+		EXPECT_TRUE(r.ok()) << r.error;
 		if (!r.ok())
 			return "error " + r.error;
 		std::string out;
-		sd_bus_message_enter_container(r.message.get(), 'a', "(tuasassst)");
-		while (sd_bus_message_enter_container(r.message.get(), 'r', "tuasassst") > 0) {
+		sd_bus_message_enter_container(r.message.get(), 'a', "(tuasasssst)");
+		while (sd_bus_message_enter_container(r.message.get(), 'r', "tuasasssst") > 0) {
 			std::uint64_t id = 0;
 			std::uint32_t session = 0;
 			sd_bus_message_read(r.message.get(), "tu", &id, &session);
 			out += std::to_string(id) + ":" + std::to_string(session) + "\n";
-			sd_bus_message_skip(r.message.get(), "asassst");
+			sd_bus_message_skip(r.message.get(), "asasssst");
 			sd_bus_message_exit_container(r.message.get());
 		}
 		return out;
@@ -549,12 +551,12 @@ TEST_F(Bus, AgentCannotActOnAnotherSession)
 			  [&](sd_bus_message* m) { return sd_bus_message_append(m, "ts", grant, "mine now"); })
 			     .name() +
 		     "\n";
-		o += request_grant(b, true, other.id, {"write"}, {kWs + "/src"}, "5m", "for B").substr(0, 37) + "\n";
+		o += request_grant(b, true, other.id, {"write"}, {kWs + "/src"}, "5m", "for B").substr(0, 36) + "\n";
 		return o;
 	});
 	EXPECT_EQ(out, "org.grantd1.Error.AccessDenied\norg.grantd1.Error.AccessDenied\nerror org.grantd1.Error.AccessDenied\n");
 	EXPECT_EQ(list_grants(), before);
-	EXPECT_NE(list_pending().find(std::to_string(request) + ":"), std::string::npos);
+	EXPECT_NE(list_pending().find(std::to_string(request) + ":"), std::string::npos) << list_pending();
 
 	// A governed process on the other session's channel is refused outright.
 	std::string crossed = as_agent(mine.cgroup, other.channel, [&](sd_bus* b) {
