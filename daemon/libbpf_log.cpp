@@ -12,7 +12,9 @@ namespace {
 std::string captured;
 libbpf_print_fn_t previous = nullptr;
 
-int capture(enum libbpf_print_level level, const char* format, va_list args)
+// libbpf's callback: the format is libbpf's, passed through as printf would.
+__attribute__((format(printf, 2, 0))) int capture(enum libbpf_print_level level, const char* format,
+						 va_list args)
 {
 	if (level == LIBBPF_DEBUG)
 		return 0;

@@ -61,12 +61,16 @@ protected:
 		daemon_ = nullptr;
 		::umount2(kFiles.c_str(), MNT_DETACH);
 	}
+	// In place: Session objects hold a reference to the writer across a
+	// daemon restart (ASan caught the use after free a new object caused).
 	static void reopen_maps()
 	{
-		delete maps_;
 		auto maps = MapsWriter::open_pinned(GRANTD_PIN_DIR_DEFAULT);
 		ASSERT_TRUE(maps) << maps.error().message;
-		maps_ = new MapsWriter(std::move(maps.value()));
+		if (maps_)
+			*maps_ = std::move(maps.value());
+		else
+			maps_ = new MapsWriter(std::move(maps.value()));
 	}
 	void SetUp() override { ASSERT_NE(maps_, nullptr) << "suite set-up failed"; }
 
