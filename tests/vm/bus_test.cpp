@@ -11,6 +11,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
@@ -563,6 +564,57 @@ TEST_F(Bus, AgentCannotActOnAnotherSession)
 		return request_grant(b, true, 0, {"write"}, {kWs + "/src"}, "5m", "sneaky");
 	});
 	EXPECT_EQ(crossed.rfind("error org.grantd1.Error.AccessDenied", 0), 0u) << crossed;
+}
+
+// A launcher's way in: a child waits, is admitted by pidfd, then runs governed.
+TEST_F(Bus, AdmitProcessMovesAWaitingChildIn)
+{
+	Opened s = open_session("admitted");
+	ASSERT_NE(s.id, 0u);
+	Resident resident(s.cgroup);
+	int go[2], result[2];
+	ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
+	ASSERT_EQ(::pipe2(result, O_CLOEXEC), 0);
+	std::fflush(nullptr);
+	pid_t child = ::fork();
+	if (child == 0) {
+		char c;
+		if (::read(go[0], &c, 1) != 1)
+			_exit(2);
+		int err = try_open(kWs + "/src/parser/lexer.c", O_WRONLY);
+		_exit(err == EACCES ? 0 : 1);
+	}
+	int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+	ASSERT_GE(pidfd, 0);
+	Reply admitted = call(admin_.get(), false, kRoot, kManager, "AdmitProcess",
+			      [&](sd_bus_message* m) { return sd_bus_message_append(m, "uh", s.id, pidfd); });
+	EXPECT_TRUE(admitted.ok()) << admitted.error;
+	Reply twice = call(admin_.get(), false, kRoot, kManager, "AdmitProcess",
+			   [&](sd_bus_message* m) { return sd_bus_message_append(m, "uh", s.id, pidfd); });
+	EXPECT_EQ(twice.name(), "org.grantd1.Error.AccessDenied") << "a governed process was admitted again";
+	::close(pidfd);
+	EXPECT_EQ(::write(go[1], "x", 1), 1);
+	int status = 0;
+	::waitpid(child, &status, 0);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the admitted child was not governed";
+	::close(go[0]);
+	::close(go[1]);
+	::close(result[0]);
+	::close(result[1]);
+}
+
+TEST_F(Bus, IntrospectionNamesEveryArgument)
+{
+	Reply r = call(admin_.get(), false, kRoot, "org.freedesktop.DBus.Introspectable", "Introspect", nullptr);
+	ASSERT_TRUE(r.ok()) << r.error;
+	const char* xml = nullptr;
+	ASSERT_GE(sd_bus_message_read(r.message.get(), "s", &xml), 0);
+	std::string text = xml;
+	for (const char* needle : {"<interface name=\"org.grantd1.Manager\">", "<interface name=\"org.grantd1.Audit\">",
+				   "<arg type=\"s\" name=\"ttl\" direction=\"in\"/>",
+				   "<arg type=\"s\" name=\"verdict\" direction=\"out\"/>", "<signal name=\"AccessDenied\">",
+				   "<node name=\"session\"/>", "<node name=\"grant\"/>"})
+		EXPECT_NE(text.find(needle), std::string::npos) << needle;
 }
 
 // A child that drops to uid 65534 with the given supplementary group calls fn over the system bus.
