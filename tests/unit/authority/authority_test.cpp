@@ -46,6 +46,35 @@ public:
 		sessions[cgroup_id] = {session_id, flags};
 		return {};
 	}
+	Result<void> set_session_flags(std::uint64_t cgroup_id, std::uint32_t flags) override
+	{
+		auto it = sessions.find(cgroup_id);
+		if (it == sessions.end())
+			return Error{"no session for cgroup " + std::to_string(cgroup_id)};
+		it->second.second = flags;
+		return {};
+	}
+	Result<std::vector<std::pair<std::uint64_t, grantd_session>>> list_sessions() const override
+	{
+		std::vector<std::pair<std::uint64_t, grantd_session>> out;
+		for (const auto& [cgroup, s] : sessions)
+			out.push_back({cgroup, grantd_session{s.first, s.second}});
+		return out;
+	}
+	Result<std::vector<grantd_file_key>> list_file_rules() const override
+	{
+		std::vector<grantd_file_key> out;
+		for (const auto& [k, rule] : files)
+			out.push_back(grantd_file_key{k.session, k.dev, k.ino});
+		return out;
+	}
+	Result<std::vector<std::pair<std::uint32_t, Endpoint>>> list_net_rules() const override
+	{
+		std::vector<std::pair<std::uint32_t, Endpoint>> out;
+		for (const auto& [k, rule] : nets)
+			out.push_back({k.session_id, endpoint_of(k)});
+		return out;
+	}
 	Result<void> remove_session(std::uint64_t cgroup_id) override
 	{
 		auto it = sessions.find(cgroup_id);
