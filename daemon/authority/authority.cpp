@@ -1112,6 +1112,7 @@ Result<void> Authority::save_state()
 	st.next_session = next_session_;
 	st.next_grant = next_grant_;
 	st.next_request = next_request_;
+	st.boot_id = current_boot_id();
 	for (const auto& [id, s] : sessions_)
 		st.sessions.push_back(s);
 	for (const auto& [id, g] : grants_)
@@ -1143,6 +1144,17 @@ Result<RestoreReport> Authority::restore()
 		next_session_ = std::max<SessionId>(st.next_session, 1);
 		next_grant_ = std::max<GrantId>(st.next_grant, 1);
 		next_request_ = std::max<RequestId>(st.next_request, 1);
+		// After a reboot no session, cgroup or rule of the state exists
+		// and boot_ns deadlines count from a new zero: nothing is restored
+		// but the id counters and outcomes (ids are never reused).
+		if (std::string boot = current_boot_id(); !st.boot_id.empty() && !boot.empty() && boot != st.boot_id) {
+			for (const SessionInfo& s : st.sessions)
+				report.dropped.push_back("session " + std::to_string(s.id) +
+							 ": the host rebooted since the state was written");
+			st.sessions.clear();
+			st.grants.clear();
+			st.pending.clear();
+		}
 		for (SessionInfo& s : st.sessions) {
 			next_session_ = std::max(next_session_, s.id + 1);
 			sessions_.emplace(s.id, std::move(s));

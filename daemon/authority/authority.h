@@ -24,8 +24,11 @@
 // It starts with no grants. delegate() issues the child a grant no wider than
 // one live grant of the parent session (policy::narrow: every right and
 // resource within it, deadline no later; baseline grants count with the
-// session's end as deadline), named in GrantInfo::parent_grant and in the
-// Grant record's parent_grant_id. Revoking a grant revokes everything derived
+// session's end as deadline; the parent's channel grant is never handed
+// down, since on a channel the caller acts as that session), named in
+// GrantInfo::parent_grant and in the Grant record's parent_grant_id. A
+// delegation outside every parent grant is a Decision with verdict deny
+// (recorded as a request and its evaluation), as request() refuses. Revoking a grant revokes everything derived
 // from it, at any depth, in one Revocation record (cascade_grant_ids); a
 // derived deadline is never past its parent's, so the kernel expires them
 // together and sweep() records both. Closing a session closes its children
@@ -48,6 +51,9 @@
 // or corrupt one is an error naming the file and the problem, and nothing is
 // changed (the pinned maps keep enforcing what they hold). The provenance
 // chain continues from the log itself (ProvenanceLog resumes its head).
+// A state written before a reboot restores no session (their cgroups, rules
+// and boot-clock deadlines died with the boot), only the id counters and
+// outcomes; the dropped sessions are listed in the report and the record.
 //
 // Destroying an Authority closes nothing in the kernel, so that a restart
 // leaves no enforcement gap; close_session() is how sessions end.
@@ -142,10 +148,13 @@ struct Change {
 		session_opened,     // session (also derived ones: SessionInfo::parent)
 		session_closed,     // session, reason
 		grant_issued,       // grant, session (also baseline, channel and delegated grants)
-		grant_revoked,      // grant, session, reason (once per grant of a cascade)
+		grant_revoked,      // grant, session, reason (once per grant of a cascade,
+		                    // and for each grant of a closing session, before session_closed)
 		grant_expired,      // grant, session
 		approval_requested, // request, session
-		request_decided,    // request, session, verdict (issue/deny), grant, reason
+		request_decided,    // request, session, verdict (issue/deny), grant, reason: for a
+		                    // request that was pending (approve/deny); request() answers the
+		                    // others itself, and outcome() has them all
 		mode_changed,       // session, mode
 	};
 	Kind kind = Kind::session_opened;

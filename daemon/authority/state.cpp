@@ -158,6 +158,7 @@ std::vector<std::uint8_t> pack_state(const State& st)
 	m.pending = a.ptrs(pending);
 	m.n_outcomes = outcomes.size();
 	m.outcomes = a.ptrs(outcomes);
+	m.boot_id = a.str(st.boot_id);
 	std::vector<std::uint8_t> out(grantd__state__state__get_packed_size(&m));
 	grantd__state__state__pack(&m, out.data());
 	return out;
@@ -182,6 +183,7 @@ Result<State> unpack_state(const Grantd__State__State& m)
 	st.next_session = m.next_session;
 	st.next_grant = m.next_grant;
 	st.next_request = m.next_request;
+	st.boot_id = str(m.boot_id);
 	for (std::size_t i = 0; i < m.n_sessions; i++) {
 		const auto& x = *m.sessions[i];
 		SessionInfo s;
@@ -277,6 +279,21 @@ Result<void> write_all(int fd, const std::uint8_t* data, std::size_t size, const
 }
 
 } // namespace
+
+std::string current_boot_id()
+{
+	UniqueFd fd(::open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC));
+	if (!fd.valid())
+		return {};
+	char buf[64] = {};
+	ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+	if (n <= 0)
+		return {};
+	std::string id(buf, static_cast<std::size_t>(n));
+	while (!id.empty() && (id.back() == '\n' || id.back() == ' '))
+		id.pop_back();
+	return id;
+}
 
 Result<void> write_state(const std::string& path, const State& state)
 {

@@ -25,7 +25,11 @@ struct State {
 	std::vector<StoredGrant> grants;
 	std::vector<PendingRequest> pending;
 	std::vector<RequestOutcome> outcomes;
+	std::string boot_id; // of the boot that wrote it
 };
+
+// /proc/sys/kernel/random/boot_id, or "" if unreadable.
+std::string current_boot_id();
 
 // Replaces path atomically: temp file in the same directory, fsync, rename,
 // fsync of the directory. A failure leaves the previous file in place.

@@ -1,6 +1,7 @@
 // The authority on the host: a fake enforcer stands in for the maps and
 // cgroupfs, real temp directories for the objects, a real provenance log.
 #include "authority/authority.h"
+#include "authority/state.h"
 
 #include "audit/reader.h"
 #include "audit/verify.h"
@@ -1103,6 +1104,27 @@ TEST_F(AuthorityTest, DamagedStateFileIsAPreciseError)
 	// The intact file still restores.
 	fake_ = &keep;
 	EXPECT_EQ(try_restore(good), "");
+}
+
+TEST_F(AuthorityTest, StateFromAnotherBootRestoresNoSession)
+{
+	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
+	SessionId s = open();
+	Decision d = ask(s, {Right::write}, ws_ + "/src", 10min);
+	auto st = read_state(dir_ + "/state");
+	ASSERT_TRUE(st) << st.error().message;
+	ASSERT_TRUE(st.value());
+	EXPECT_EQ(st.value()->boot_id, current_boot_id());
+	st.value()->boot_id = "00000000-0000-0000-0000-000000000000";
+	ASSERT_TRUE(write_state(dir_ + "/state", *st.value()));
+	RestoreReport report = restart();
+	EXPECT_EQ(report.sessions, 0u);
+	ASSERT_EQ(report.dropped.size(), 1u);
+	EXPECT_NE(report.dropped[0].find("rebooted"), std::string::npos) << report.dropped[0];
+	EXPECT_TRUE(fake_->sessions.empty()) << "stale kernel entries removed";
+	EXPECT_TRUE(fake_->files.empty());
+	EXPECT_GT(open(), s) << "ids are never reused";
+	EXPECT_TRUE(authority_->outcome(d.request_id));
 }
 
 TEST(ProvenanceLogResume, ReopenedLogContinuesTheChain)
