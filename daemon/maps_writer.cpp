@@ -203,6 +203,61 @@ Result<std::optional<grantd_session>> MapsWriter::session(std::uint64_t cgroup_i
 	return Error::from_errno("read session for cgroup " + std::to_string(cgroup_id));
 }
 
+Result<std::vector<std::pair<std::uint64_t, grantd_session>>> MapsWriter::sessions() const
+{
+	std::vector<std::pair<std::uint64_t, grantd_session>> out;
+	std::uint64_t key = 0, next = 0;
+	const void* prev = nullptr;
+	while (bpf_map_get_next_key(sessions_.get(), prev, &next) == 0) {
+		grantd_session s{};
+		if (bpf_map_lookup_elem(sessions_.get(), &next, &s) == 0)
+			out.emplace_back(next, s);
+		else if (errno != ENOENT)
+			return Error::from_errno("read session for cgroup " + std::to_string(next));
+		key = next;
+		prev = &key;
+	}
+	if (errno != ENOENT)
+		return Error::from_errno("list sessions");
+	return out;
+}
+
+Result<std::vector<grantd_file_key>> MapsWriter::file_rules() const
+{
+	std::vector<grantd_file_key> out;
+	grantd_file_key key{}, next{};
+	const void* prev = nullptr;
+	while (bpf_map_get_next_key(file_rules_.get(), prev, &next) == 0) {
+		out.push_back(next);
+		key = next;
+		prev = &key;
+	}
+	if (errno != ENOENT)
+		return Error::from_errno("list file rules");
+	return out;
+}
+
+Result<std::vector<std::pair<std::uint32_t, Endpoint>>> MapsWriter::net_rules() const
+{
+	std::vector<std::pair<std::uint32_t, Endpoint>> out;
+	grantd_net_key key{}, next{};
+	const void* prev = nullptr;
+	while (bpf_map_get_next_key(net_rules_.get(), prev, &next) == 0) {
+		Endpoint e;
+		e.family = next.family;
+		e.protocol = next.protocol;
+		e.port = next.port;
+		std::memcpy(e.addr, next.addr, sizeof e.addr);
+		e.prefix_len = static_cast<std::uint8_t>(next.prefixlen - GRANTD_NET_KEY_FIXED_BITS);
+		out.emplace_back(next.session_id, e);
+		key = next;
+		prev = &key;
+	}
+	if (errno != ENOENT)
+		return Error::from_errno("list net rules");
+	return out;
+}
+
 Result<void> MapsWriter::remove_session(std::uint64_t cgroup_id)
 {
 	auto s = session(cgroup_id);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace grantd {
@@ -74,17 +75,23 @@ public:
 	// Removes the session and every file rule it has.
 	Result<void> remove_session(std::uint64_t cgroup_id);
 	Result<std::optional<grantd_session>> session(std::uint64_t cgroup_id) const;
+	// Every registered session, by cgroup id.
+	Result<std::vector<std::pair<std::uint64_t, grantd_session>>> sessions() const;
 
 	// Replaces the rule of a session on an object.
 	Result<void> put_file_rule(std::uint32_t session_id, const ObjectId& object, const grantd_file_rule& rule);
 	// Removing a rule that does not exist is not an error.
 	Result<void> remove_file_rule(std::uint32_t session_id, const ObjectId& object);
 	Result<std::optional<grantd_file_rule>> file_rule(std::uint32_t session_id, const ObjectId& object) const;
+	// Every file rule's key.
+	Result<std::vector<grantd_file_key>> file_rules() const;
 
 	// Replaces the inet rule of a session on an endpoint prefix. The caller
 	// folds broader prefixes' deadlines into narrower ones (see abi.h).
 	Result<void> put_net_rule(std::uint32_t session_id, const Endpoint& endpoint, const grantd_net_rule& rule);
 	Result<void> remove_net_rule(std::uint32_t session_id, const Endpoint& endpoint);
+	// Every inet rule's place: session and endpoint prefix.
+	Result<std::vector<std::pair<std::uint32_t, Endpoint>>> net_rules() const;
 
 	// Removes every rule none of whose rights is live at now_ns; returns them.
 	Result<std::vector<grantd_file_key>> sweep_expired(std::uint64_t now_ns);

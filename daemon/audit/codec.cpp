@@ -171,6 +171,38 @@ Result<std::vector<std::uint8_t>> encode_body(Grantd__Provenance__Record& m, Bor
 	return pack(m, b);
 }
 
+Result<std::vector<std::uint8_t>> encode_body(Grantd__Provenance__Record& m, Borrow& b, const ModeChange& body)
+{
+	Grantd__Provenance__ModeChange change;
+	grantd__provenance__mode_change__init(&change);
+	change.session_id = body.session_id;
+	change.permissive = body.permissive;
+	change.by_uid = body.by_uid;
+	change.by_name = b.text(body.by_name, "mode changed-by name");
+	m.body_case = GRANTD__PROVENANCE__RECORD__BODY_MODE_CHANGE;
+	m.mode_change = &change;
+	return pack(m, b);
+}
+
+Result<std::vector<std::uint8_t>> encode_body(Grantd__Provenance__Record& m, Borrow& b, const Restart& body)
+{
+	Grantd__Provenance__Restart restart;
+	grantd__provenance__restart__init(&restart);
+	restart.state_path = Borrow::bytes(body.state_path);
+	restart.sessions = body.sessions;
+	restart.grants = body.grants;
+	restart.pending = body.pending;
+	std::vector<ProtobufCBinaryData> dropped;
+	for (const auto& d : body.dropped)
+		dropped.push_back(Borrow::bytes(d));
+	restart.n_dropped = dropped.size();
+	restart.dropped = dropped.data();
+	restart.stale_entries = body.stale_entries;
+	m.body_case = GRANTD__PROVENANCE__RECORD__BODY_RESTART;
+	m.restart = &restart;
+	return pack(m, b);
+}
+
 Result<std::vector<std::uint8_t>> encode_body(Grantd__Provenance__Record& m, Borrow& b, const SessionOpened& body)
 {
 	Grantd__Provenance__SessionOpened session;
@@ -294,6 +326,22 @@ Body to_body(const Grantd__Provenance__Record& m)
 	}
 	case GRANTD__PROVENANCE__RECORD__BODY_EXPIRY:
 		return Expiry{m.expiry->grant_id};
+	case GRANTD__PROVENANCE__RECORD__BODY_MODE_CHANGE: {
+		const auto& in = *m.mode_change;
+		return ModeChange{in.session_id, in.permissive != 0, in.by_uid, text(in.by_name)};
+	}
+	case GRANTD__PROVENANCE__RECORD__BODY_RESTART: {
+		const auto& in = *m.restart;
+		Restart out;
+		out.state_path = bytes(in.state_path);
+		out.sessions = in.sessions;
+		out.grants = in.grants;
+		out.pending = in.pending;
+		for (std::size_t i = 0; i < in.n_dropped; i++)
+			out.dropped.push_back(bytes(in.dropped[i]));
+		out.stale_entries = in.stale_entries;
+		return out;
+	}
 	case GRANTD__PROVENANCE__RECORD__BODY_SESSION_OPENED: {
 		const auto& in = *m.session_opened;
 		return SessionOpened{in.session_id, in.cgroup_id, text(in.profile), text(in.purpose),

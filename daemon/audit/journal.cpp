@@ -156,6 +156,32 @@ Entry describe(const Expiry& e, Fields& f)
 	return {kMessageExpiry, LOG_INFO, "Grant " + std::to_string(e.grant_id) + " expired"};
 }
 
+Entry describe(const ModeChange& c, Fields& f)
+{
+	f.add("GRANTD_SESSION", c.session_id);
+	f.add("GRANTD_MODE", c.permissive ? "permissive" : "enforce");
+	f.add("GRANTD_BY_UID", c.by_uid);
+	f.add("GRANTD_BY", c.by_name);
+	return {kMessageModeChange, LOG_NOTICE,
+		"Session " + std::to_string(c.session_id) + " switched to " +
+			(c.permissive ? "permissive" : "enforce") + " mode by " + quoted(c.by_name) + " (uid " +
+			std::to_string(c.by_uid) + ")"};
+}
+
+Entry describe(const Restart& r, Fields& f)
+{
+	f.add("GRANTD_STATE_PATH", r.state_path);
+	for (const auto& d : r.dropped)
+		f.add("GRANTD_DROPPED", d);
+	return {kMessageRestart, r.dropped.empty() ? LOG_INFO : LOG_WARNING,
+		"grantd restored " + std::to_string(r.sessions) + " sessions, " + std::to_string(r.grants) +
+			" grants and " + std::to_string(r.pending) + " pending requests from " +
+			quoted(r.state_path) +
+			(r.dropped.empty() ? "" : "; dropped " + std::to_string(r.dropped.size()) + " objects") +
+			(r.stale_entries ? "; removed " + std::to_string(r.stale_entries) + " stale kernel entries"
+					 : "")};
+}
+
 template <class Session>
 void session_fields(const Session& s, Fields& f)
 {

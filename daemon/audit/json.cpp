@@ -144,6 +144,24 @@ std::string body_json(const Revocation& r)
 
 std::string body_json(const Expiry& e) { return Object().number("grant_id", e.grant_id).close(); }
 
+std::string body_json(const ModeChange& c)
+{
+	Object o;
+	o.number("session_id", c.session_id).boolean("permissive", c.permissive).number("by_uid", c.by_uid);
+	return o.text("by_name", c.by_name).close();
+}
+
+std::string body_json(const Restart& r)
+{
+	std::string dropped = "[";
+	for (std::size_t i = 0; i < r.dropped.size(); i++)
+		dropped += (i ? "," : "") + json_text(r.dropped[i]);
+	Object o;
+	o.text("state_path", r.state_path).number("sessions", r.sessions).number("grants", r.grants);
+	o.number("pending", r.pending).raw("dropped", dropped + "]");
+	return o.number("stale_entries", r.stale_entries).close();
+}
+
 template <class Session>
 Object session_json(const Session& s)
 {

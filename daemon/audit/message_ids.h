@@ -16,5 +16,7 @@ inline constexpr const char kMessageExpiry[] = "0fa6c6793fa8410d851b61401fc7ea63
 inline constexpr const char kMessageSessionOpened[] = "cf68533febaa44f7a052481b5e755f09";
 inline constexpr const char kMessageSessionClosed[] = "a7ddcf32cfc642e9b11563fd0f810ea1";
 inline constexpr const char kMessageKernelDecision[] = "0c5a22e4a12547dab8b62227ce637020";
+inline constexpr const char kMessageModeChange[] = "5b0f3c4e9d2a4e7f8a61c2d93e4b7a10";
+inline constexpr const char kMessageRestart[] = "9e2d7c61a4b84f03b5d8e1f2c3a49d57";
 
 } // namespace grantd::audit

@@ -30,6 +30,10 @@ const char* kind_name(const Body& body)
 				return "session_closed";
 			else if constexpr (std::is_same_v<T, KernelDecision>)
 				return "kernel_decision";
+			else if constexpr (std::is_same_v<T, ModeChange>)
+				return "mode_change";
+			else if constexpr (std::is_same_v<T, Restart>)
+				return "restart";
 			else
 				return "unknown";
 		},

@@ -146,6 +146,24 @@ struct KernelDecision {
 	bool operator==(const KernelDecision&) const = default;
 };
 
+struct ModeChange {
+	std::uint64_t session_id = 0;
+	bool permissive = false;
+	std::uint32_t by_uid = 0;
+	std::string by_name;
+	bool operator==(const ModeChange&) const = default;
+};
+
+struct Restart {
+	std::string state_path;
+	std::uint32_t sessions = 0;
+	std::uint32_t grants = 0;
+	std::uint32_t pending = 0;
+	std::vector<std::string> dropped;
+	std::uint32_t stale_entries = 0;
+	bool operator==(const Restart&) const = default;
+};
+
 // A body kind this build does not know, written by a newer grantd: it is
 // still chained and verified, only not interpreted.
 struct UnknownBody {
@@ -153,7 +171,7 @@ struct UnknownBody {
 };
 
 using Body = std::variant<UnknownBody, Request, Evaluation, Approval, Grant, Derivation, Revocation, Expiry,
-			  SessionOpened, SessionClosed, KernelDecision>;
+			  SessionOpened, SessionClosed, KernelDecision, ModeChange, Restart>;
 
 // "request", "grant", "kernel_decision", … (the proto's oneof field names).
 const char* kind_name(const Body& body);

@@ -18,6 +18,23 @@ Result<void> MapsEnforcer::add_session(std::uint64_t cgroup_id, std::uint32_t se
 	return maps_.add_session(cgroup_id, session_id, flags);
 }
 
+Result<void> MapsEnforcer::set_session_flags(std::uint64_t cgroup_id, std::uint32_t flags)
+{
+	return maps_.set_session_flags(cgroup_id, flags);
+}
+
+Result<std::vector<std::pair<std::uint64_t, grantd_session>>> MapsEnforcer::list_sessions() const
+{
+	return maps_.sessions();
+}
+
+Result<std::vector<grantd_file_key>> MapsEnforcer::list_file_rules() const { return maps_.file_rules(); }
+
+Result<std::vector<std::pair<std::uint32_t, Endpoint>>> MapsEnforcer::list_net_rules() const
+{
+	return maps_.net_rules();
+}
+
 Result<void> MapsEnforcer::remove_session(std::uint64_t cgroup_id) { return maps_.remove_session(cgroup_id); }
 
 Result<void> MapsEnforcer::put_file_rule(std::uint32_t session_id, const ObjectId& object,

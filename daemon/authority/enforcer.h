@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace grantd::authority {
 
@@ -20,6 +22,7 @@ public:
 	// Removes an empty cgroup; EBUSY while tasks remain.
 	virtual Result<void> remove_cgroup(const std::string& path) = 0;
 	virtual Result<void> add_session(std::uint64_t cgroup_id, std::uint32_t session_id, std::uint32_t flags) = 0;
+	virtual Result<void> set_session_flags(std::uint64_t cgroup_id, std::uint32_t flags) = 0;
 	// Unregisters the session and drops its file rules.
 	virtual Result<void> remove_session(std::uint64_t cgroup_id) = 0;
 	virtual Result<void> put_file_rule(std::uint32_t session_id, const ObjectId& object,
@@ -28,6 +31,11 @@ public:
 	virtual Result<void> put_net_rule(std::uint32_t session_id, const Endpoint& endpoint,
 					  const grantd_net_rule& rule) = 0;
 	virtual Result<void> remove_net_rule(std::uint32_t session_id, const Endpoint& endpoint) = 0;
+
+	// What the kernel holds, for restore() to make it match the state.
+	virtual Result<std::vector<std::pair<std::uint64_t, grantd_session>>> list_sessions() const = 0;
+	virtual Result<std::vector<grantd_file_key>> list_file_rules() const = 0;
+	virtual Result<std::vector<std::pair<std::uint32_t, Endpoint>>> list_net_rules() const = 0;
 };
 
 class MapsEnforcer final : public Enforcer {
@@ -36,6 +44,7 @@ public:
 	Result<std::uint64_t> create_cgroup(const std::string& path) override;
 	Result<void> remove_cgroup(const std::string& path) override;
 	Result<void> add_session(std::uint64_t cgroup_id, std::uint32_t session_id, std::uint32_t flags) override;
+	Result<void> set_session_flags(std::uint64_t cgroup_id, std::uint32_t flags) override;
 	Result<void> remove_session(std::uint64_t cgroup_id) override;
 	Result<void> put_file_rule(std::uint32_t session_id, const ObjectId& object,
 				   const grantd_file_rule& rule) override;
@@ -43,6 +52,9 @@ public:
 	Result<void> put_net_rule(std::uint32_t session_id, const Endpoint& endpoint,
 				  const grantd_net_rule& rule) override;
 	Result<void> remove_net_rule(std::uint32_t session_id, const Endpoint& endpoint) override;
+	Result<std::vector<std::pair<std::uint64_t, grantd_session>>> list_sessions() const override;
+	Result<std::vector<grantd_file_key>> list_file_rules() const override;
+	Result<std::vector<std::pair<std::uint32_t, Endpoint>>> list_net_rules() const override;
 
 private:
 	MapsWriter& maps_;

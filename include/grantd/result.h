@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -9,20 +10,35 @@
 
 namespace grantd {
 
+// What kind of failure, for edges that map errors to names (the D-Bus
+// service's org.grantd1.Error.*); most errors are simply `failed`.
+enum class ErrorKind : std::uint8_t {
+	failed,
+	invalid_argument,
+	no_such_session,
+	no_such_grant,
+	no_such_request,
+	no_such_profile,
+	not_pending,
+	refused,        // a policy refusal (delegation outside every parent grant, ...)
+	depth_exceeded, // a derived session past the profile's max_delegation_depth
+};
+
 struct Error {
 	std::string message; // names the problem and where: "open /x: Permission denied"
 	int code = 0;        // errno when the cause was a system call, else 0
+	ErrorKind kind = ErrorKind::failed;
 
 	static Error from_errno(std::string what, int err = errno)
 	{
 		return Error{std::move(what) + ": " + std::strerror(err), err};
 	}
 	// Prefixes more context: "loading programs: " + message.
-	Error context(const std::string& where) const { return Error{where + ": " + message, code}; }
+	Error context(const std::string& where) const { return Error{where + ": " + message, code, kind}; }
 	// Appends supporting detail (e.g. a log excerpt) on following lines.
 	Error detail(const std::string& text) const
 	{
-		return text.empty() ? *this : Error{message + "\n" + text, code};
+		return text.empty() ? *this : Error{message + "\n" + text, code, kind};
 	}
 };
 

@@ -45,7 +45,7 @@ description = "coding agent for the VM suite"
 [session]
 mode = "enforce"
 max_duration = "1h"
-max_delegation_depth = 0
+max_delegation_depth = 1
 
 [[baseline]]
 name = "system"
@@ -108,6 +108,24 @@ int connect_in(const std::string& cgroup, std::uint16_t port)
 		addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ? 0 : errno;
 	});
+}
+
+int read_in(const std::string& cgroup, const std::string& path)
+{
+	return in_cgroup(cgroup, [&] { return try_open(path, O_RDONLY); });
+}
+
+// A reaped child can linger in its cgroup for a moment (EBUSY).
+void remove_cgroup_eventually(const std::string& cg)
+{
+	if (::access(cg.c_str(), F_OK) != 0)
+		return;
+	auto gone = grantd::remove_cgroup(cg);
+	for (int i = 0; i < 100 && !gone && gone.error().code == EBUSY; i++) {
+		std::this_thread::sleep_for(20ms);
+		gone = grantd::remove_cgroup(cg);
+	}
+	EXPECT_TRUE(gone) << gone.error().message;
 }
 
 policy::Resource res(const std::string& text)
@@ -392,4 +410,142 @@ TEST(AuthorityVmShipped, CodingAgentProfile)
 	auto report = grantd::audit::verify(log_path, log->head());
 	ASSERT_TRUE(report) << report.error().message;
 	EXPECT_TRUE(report->ok());
+}
+
+// A sub-agent in a cgroup below its parent's reads what the parent
+// delegated and nothing else; revoking the parent's grant cuts it off.
+TEST_F(AuthorityVm, DerivedSessionHasOnlyWhatItsParentDelegated)
+{
+	auto opened = authority_->open_session("vm-agent", kWs, "lead agent", 0, policy::Mode::enforce);
+	ASSERT_TRUE(opened) << opened.error().message;
+	const authority::SessionId parent = opened->id;
+	auto edit = ask(parent, {Right::write}, kWs + "/src/parser", 10min);
+	ASSERT_EQ(edit.verdict, Verdict::issue) << edit.reason;
+
+	auto child = authority_->derive_session(parent, "sub-agent: lexer", std::nullopt, 0);
+	ASSERT_TRUE(child) << child.error().message;
+	const std::string ccg = child->cgroup;
+	EXPECT_EQ(ccg, opened->cgroup + "/session-" + std::to_string(child->id));
+	auto too_deep = authority_->derive_session(child->id, "grandchild", std::nullopt, 0);
+	ASSERT_FALSE(too_deep);
+	EXPECT_EQ(too_deep.error().kind, grantd::ErrorKind::depth_exceeded);
+
+	const std::string lexer = kWs + "/src/parser/lexer.c";
+	// Nothing at first, not even what the parent's baseline reads.
+	EXPECT_EQ(read_in(ccg, lexer), EACCES);
+	EXPECT_EQ(read_in(ccg, kWs + "/README"), EACCES);
+	EXPECT_EQ(read_in(opened->cgroup, kWs + "/README"), 0);
+
+	auto read = authority_->delegate(child->id, {Right::read}, {res(kWs + "/src/parser")}, 10min, "read lexer",
+					 {});
+	ASSERT_TRUE(read) << read.error().message;
+	ASSERT_EQ(read->verdict, Verdict::issue) << read->reason;
+	auto write = authority_->delegate(child->id, {Right::write}, {res(kWs + "/src/parser")}, 5min, "fix lexer",
+					  {});
+	ASSERT_TRUE(write) << write.error().message;
+	ASSERT_EQ(write->verdict, Verdict::issue) << write->reason;
+	EXPECT_EQ(authority_->grant(write->grant_id)->parent_grant, edit.grant_id);
+	auto wider = authority_->delegate(child->id, {Right::write}, {res(kWs + "/docs")}, 5min, "docs too", {});
+	ASSERT_TRUE(wider) << wider.error().message;
+	EXPECT_EQ(wider->verdict, Verdict::deny);
+
+	EXPECT_EQ(read_in(ccg, lexer), 0);
+	EXPECT_EQ(write_in(ccg, lexer), 0);
+	EXPECT_EQ(read_in(ccg, kWs + "/README"), EACCES) << "delegated the subtree, not the workspace";
+	EXPECT_EQ(write_in(ccg, kWs + "/docs/index.md"), EACCES);
+
+	// Revoking the parent's grant revokes the derived one with it.
+	ASSERT_TRUE(authority_->revoke(edit.grant_id, 0, "lead done"));
+	EXPECT_FALSE(authority_->grant(write->grant_id));
+	EXPECT_EQ(write_in(ccg, lexer), EACCES);
+	EXPECT_EQ(write_in(opened->cgroup, lexer), EACCES);
+	EXPECT_EQ(read_in(ccg, lexer), 0) << "the read derived from the baseline remains";
+
+	auto closed = authority_->close_session(parent, "done");
+	ASSERT_TRUE(closed) << closed.error().message;
+	EXPECT_TRUE(authority_->sessions().empty());
+	remove_cgroup_eventually(ccg);
+	remove_cgroup_eventually(opened->cgroup);
+
+	auto report = grantd::audit::verify(kLog, log_->head());
+	ASSERT_TRUE(report) << report.error().message;
+	EXPECT_TRUE(report->ok()) << (report->failure ? report->failure->message : "");
+}
+
+// A restarted authority restores from its state file: granted access keeps
+// working, revoked access stays denied, even if the maps still held the
+// revoked rule (a crash between the state write and the map update).
+TEST_F(AuthorityVm, RestartRestoresGrantsAndNeverRevivesRevokedOnes)
+{
+	const std::string state = kDir + "/state";
+	::unlink(state.c_str());
+	grantd::vmtest::mkdirs(kWs + "/tests");
+	grantd::vmtest::write_file(kWs + "/tests/t.c", "test\n");
+	auto make = [&] {
+		auto profiles = authority::load_profiles(kDir + "/profiles");
+		EXPECT_TRUE(profiles) << profiles.error().message;
+		authority::AuthorityOptions ao;
+		ao.state_path = state;
+		return std::make_unique<authority::Authority>(*maps_, kRoot, std::move(profiles.value()), *log_, ao);
+	};
+	authority_ = make();
+	auto fresh = authority_->restore();
+	ASSERT_TRUE(fresh) << fresh.error().message;
+	EXPECT_TRUE(fresh->fresh);
+
+	auto opened = authority_->open_session("vm-agent", kWs, "long task", 0, policy::Mode::enforce);
+	ASSERT_TRUE(opened) << opened.error().message;
+	const authority::SessionId s = opened->id;
+	const std::string cg = opened->cgroup;
+	const std::string lexer = kWs + "/src/parser/lexer.c";
+	auto kept = ask(s, {Right::write}, kWs + "/src/parser", 10min);
+	ASSERT_EQ(kept.verdict, Verdict::issue) << kept.reason;
+	auto revoked = ask(s, {Right::write}, kWs + "/tests", 10min);
+	ASSERT_EQ(revoked.verdict, Verdict::issue) << revoked.reason;
+	auto pending = ask(s, {Right::write}, kWs + "/docs", 5min);
+	ASSERT_EQ(pending.verdict, Verdict::pending) << pending.reason;
+	EXPECT_EQ(write_in(cg, kWs + "/tests/t.c"), 0);
+	ASSERT_TRUE(authority_->revoke(revoked.grant_id, 0, "not needed"));
+	EXPECT_EQ(write_in(cg, kWs + "/tests/t.c"), EACCES);
+
+	// Gone without closing anything (as a killed daemon).
+	authority_.reset();
+	// The crash window: the revoked rule back in the kernel.
+	auto tests_dir = grantd::object_id(kWs + "/tests");
+	ASSERT_TRUE(tests_dir) << tests_dir.error().message;
+	ASSERT_TRUE(maps_->put_file_rule(s, tests_dir.value(),
+					 grantd::make_file_rule(GRANTD_RIGHT_BIT(GRANTD_RIGHT_WRITE),
+								grantd::boot_time_ns() + 600'000'000'000ull)));
+	EXPECT_EQ(write_in(cg, kWs + "/tests/t.c"), 0) << "the stale rule is live until restore";
+	EXPECT_EQ(write_in(cg, lexer), 0) << "the pinned maps kept enforcing meanwhile";
+
+	authority_ = make();
+	auto report = authority_->restore();
+	ASSERT_TRUE(report) << report.error().message;
+	EXPECT_FALSE(report->fresh);
+	EXPECT_EQ(report->sessions, 1u);
+	EXPECT_EQ(report->pending, 1u);
+	EXPECT_TRUE(report->dropped.empty());
+	EXPECT_GE(report->stale_entries, 1u);
+
+	EXPECT_EQ(write_in(cg, lexer), 0) << "granted access still works";
+	EXPECT_EQ(write_in(cg, kWs + "/tests/t.c"), EACCES) << "revoked stays revoked";
+	EXPECT_EQ(write_in(cg, kWs + "/README"), EACCES);
+	ASSERT_TRUE(authority_->grant(kept.grant_id));
+	EXPECT_FALSE(authority_->grant(revoked.grant_id));
+
+	// The pending request survived and is approvable.
+	EXPECT_EQ(write_in(cg, kWs + "/docs/index.md"), EACCES);
+	auto approved = authority_->approve(pending.request_id, 0);
+	ASSERT_TRUE(approved) << approved.error().message;
+	EXPECT_EQ(write_in(cg, kWs + "/docs/index.md"), 0);
+	EXPECT_GT(approved->grant_id, revoked.grant_id);
+
+	auto closed = authority_->close_session(s, "done");
+	ASSERT_TRUE(closed) << closed.error().message;
+	remove_cgroup_eventually(cg);
+	auto verified = grantd::audit::verify(kLog, log_->head());
+	ASSERT_TRUE(verified) << verified.error().message;
+	EXPECT_TRUE(verified->ok()) << (verified->failure ? verified->failure->message : "");
+	::unlink(state.c_str());
 }

@@ -1,11 +1,14 @@
 // The authority on the host: a fake enforcer stands in for the maps and
 // cgroupfs, real temp directories for the objects, a real provenance log.
 #include "authority/authority.h"
+#include "authority/state.h"
 
 #include "audit/reader.h"
 #include "audit/verify.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -45,6 +48,35 @@ public:
 			return Error{"injected failure"};
 		sessions[cgroup_id] = {session_id, flags};
 		return {};
+	}
+	Result<void> set_session_flags(std::uint64_t cgroup_id, std::uint32_t flags) override
+	{
+		auto it = sessions.find(cgroup_id);
+		if (it == sessions.end())
+			return Error{"no session for cgroup " + std::to_string(cgroup_id)};
+		it->second.second = flags;
+		return {};
+	}
+	Result<std::vector<std::pair<std::uint64_t, grantd_session>>> list_sessions() const override
+	{
+		std::vector<std::pair<std::uint64_t, grantd_session>> out;
+		for (const auto& [cgroup, s] : sessions)
+			out.push_back({cgroup, grantd_session{s.first, s.second}});
+		return out;
+	}
+	Result<std::vector<grantd_file_key>> list_file_rules() const override
+	{
+		std::vector<grantd_file_key> out;
+		for (const auto& [k, rule] : files)
+			out.push_back(grantd_file_key{k.session, k.dev, k.ino});
+		return out;
+	}
+	Result<std::vector<std::pair<std::uint32_t, Endpoint>>> list_net_rules() const override
+	{
+		std::vector<std::pair<std::uint32_t, Endpoint>> out;
+		for (const auto& [k, rule] : nets)
+			out.push_back({k.session_id, endpoint_of(k)});
+		return out;
 	}
 	Result<void> remove_session(std::uint64_t cgroup_id) override
 	{
@@ -92,7 +124,7 @@ description = "unit test profile"
 [session]
 mode = "enforce"
 max_duration = "8h"
-max_delegation_depth = 0
+max_delegation_depth = 2
 
 [[baseline]]
 name = "workspace-read"
@@ -162,6 +194,51 @@ protected:
 		std::filesystem::remove_all(dir_);
 	}
 
+	// A second authority over the same log, profiles and (copied) maps, as
+	// a restarted daemon sees them.
+	std::unique_ptr<Authority> make(std::unique_ptr<FakeEnforcer> enforcer, AuthorityOptions ao)
+	{
+		auto profiles = load_profiles(dir_ + "/profiles");
+		EXPECT_TRUE(profiles) << profiles.error().message;
+		fake_ = enforcer.get();
+		if (!ao.boot_clock)
+			ao.boot_clock = [this] { return now_; };
+		return std::make_unique<Authority>(std::move(enforcer), "/fake/cgroup/grantd",
+						   std::move(profiles.value()), *log_, ao);
+	}
+	AuthorityOptions with_state()
+	{
+		AuthorityOptions ao;
+		ao.state_path = dir_ + "/state";
+		ao.on_change = [this](const Change& c) { changes_.push_back(c); };
+		return ao;
+	}
+	// The authority restarted: a new one over a copy of the old maps.
+	RestoreReport restart()
+	{
+		auto copy = std::make_unique<FakeEnforcer>(*fake_);
+		authority_.reset();
+		authority_ = make(std::move(copy), with_state());
+		auto report = authority_->restore();
+		EXPECT_TRUE(report) << report.error().message;
+		return report ? report.value() : RestoreReport{};
+	}
+	Decision delegate(SessionId child, policy::Rights rights, const std::string& resource,
+			  policy::Duration ttl = 5min)
+	{
+		auto r = policy::parse_resource(resource);
+		EXPECT_TRUE(r) << r.error().message;
+		auto d = authority_->delegate(child, rights, {r.value()}, ttl, "sub-task", audit::Requester{1, 2, 3});
+		EXPECT_TRUE(d) << d.error().message;
+		return d ? d.value() : Decision{};
+	}
+	SessionId derive(SessionId parent)
+	{
+		auto c = authority_->derive_session(parent, "sub-agent", std::nullopt, 0);
+		EXPECT_TRUE(c) << c.error().message;
+		return c ? c->id : 0;
+	}
+
 	SessionId open()
 	{
 		auto s = authority_->open_session("test-agent", ws_, "unit test", ::getuid(), policy::Mode::enforce);
@@ -202,6 +279,7 @@ protected:
 	FakeEnforcer* fake_ = nullptr;
 	std::unique_ptr<audit::ProvenanceLog> log_;
 	std::unique_ptr<Authority> authority_;
+	std::vector<Change> changes_;
 };
 
 } // namespace
@@ -487,4 +565,592 @@ TEST_F(AuthorityTest, WorkspaceMustExistAndBeARealPath)
 	EXPECT_NE(linked.error().message.find("symlink"), std::string::npos) << linked.error().message;
 	EXPECT_TRUE(fake_->cgroups.empty());
 	EXPECT_TRUE(kinds().empty());
+}
+
+// ---- delegation ----------------------------------------------------------
+
+TEST_F(AuthorityTest, DerivedSessionLivesBelowItsParentWithNoGrants)
+{
+	SessionId parent = open();
+	auto child = authority_->derive_session(parent, "sub-agent", std::nullopt, 0);
+	ASSERT_TRUE(child) << child.error().message;
+	auto p = authority_->session(parent);
+	auto c = authority_->session(child->id);
+	ASSERT_TRUE(c);
+	EXPECT_EQ(c->cgroup, p->cgroup + "/session-" + std::to_string(child->id));
+	EXPECT_EQ(c->parent, parent);
+	EXPECT_EQ(c->depth, 1u);
+	EXPECT_EQ(c->profile, p->profile);
+	EXPECT_EQ(c->workspace, ws_);
+	EXPECT_EQ(c->end_boot_ns, p->end_boot_ns);
+	EXPECT_TRUE(authority_->grants_of(child->id).empty());
+	EXPECT_EQ(authority_->session_of_cgroup(c->cgroup_id), child->id);
+	auto k = kinds();
+	EXPECT_EQ(std::vector<std::string>(k.end() - 2, k.end()),
+		  (std::vector<std::string>{"session_opened", "derivation"}));
+}
+
+TEST_F(AuthorityTest, DelegationIsNoWiderThanOneParentGrant)
+{
+	SessionId parent = open();
+	Decision write = ask(parent, {Right::write}, ws_ + "/src", 10min);
+	ASSERT_EQ(write.verdict, Verdict::issue);
+	SessionId child = derive(parent);
+
+	// Read below the workspace: from the parent's baseline.
+	Decision read = delegate(child, {Right::read}, ws_ + "/src/parser", 1h);
+	ASSERT_EQ(read.verdict, Verdict::issue) << read.reason;
+	GrantId baseline = authority_->grants_of(parent)[0].id;
+	EXPECT_EQ(authority_->grant(read.grant_id)->parent_grant, baseline);
+
+	// Outliving the parent grant is refused, not silently shortened.
+	Decision longer = delegate(child, {Right::write}, ws_ + "/src/parser", 1h);
+	EXPECT_EQ(longer.verdict, Verdict::deny);
+	EXPECT_NE(longer.reason.find("grant " + std::to_string(write.grant_id)), std::string::npos) << longer.reason;
+	Decision sub = delegate(child, {Right::write}, ws_ + "/src/parser", 10min);
+	ASSERT_EQ(sub.verdict, Verdict::issue) << sub.reason;
+	auto g = authority_->grant(sub.grant_id);
+	ASSERT_TRUE(g);
+	EXPECT_EQ(g->parent_grant, write.grant_id);
+	EXPECT_EQ(g->deadline_boot_ns, write.deadline_boot_ns) << "never later than its parent";
+	EXPECT_FALSE(g->approved_by);
+	auto rule = rule_on(child, ws_ + "/src/parser");
+	ASSERT_TRUE(rule);
+	EXPECT_EQ(rule->deadline_ns[GRANTD_RIGHT_WRITE], write.deadline_boot_ns);
+	EXPECT_EQ(rule->deadline_ns[GRANTD_RIGHT_READ], now_ + 3600 * kSecond) << "the 1h it was delegated for";
+
+	// Wider in rights, or outside every parent grant: refused, nothing written.
+	std::size_t before = fake_->files.size();
+	Decision wider = delegate(child, {Right::write, Right::delete_}, ws_ + "/src/parser");
+	EXPECT_EQ(wider.verdict, Verdict::deny);
+	EXPECT_FALSE(wider.reason.empty());
+	Decision elsewhere = delegate(child, {Right::write}, ws_ + "/tools");
+	EXPECT_EQ(elsewhere.verdict, Verdict::deny);
+	EXPECT_EQ(fake_->files.size(), before);
+	EXPECT_EQ(authority_->outcome(elsewhere.request_id)->verdict, Verdict::deny);
+
+	auto k = kinds();
+	EXPECT_EQ(std::count(k.begin(), k.end(), "grant"), 4) << "baseline, parent, two derived";
+	auto report = audit::verify(dir_ + "/provenance.log");
+	ASSERT_TRUE(report);
+	EXPECT_TRUE(report->ok());
+}
+
+TEST_F(AuthorityTest, DelegateNeedsADerivedSession)
+{
+	SessionId parent = open();
+	auto r = authority_->delegate(parent, {Right::read}, {policy::parse_resource(ws_).value()}, 1min, "x", {});
+	ASSERT_FALSE(r);
+	EXPECT_EQ(r.error().kind, ErrorKind::invalid_argument);
+}
+
+TEST_F(AuthorityTest, DerivationStopsAtTheProfilesDepth)
+{
+	SessionId a = open();
+	SessionId b = derive(a);
+	SessionId c = derive(b);
+	EXPECT_EQ(authority_->session(c)->depth, 2u);
+	auto d = authority_->derive_session(c, "too deep", std::nullopt, 0);
+	ASSERT_FALSE(d);
+	EXPECT_EQ(d.error().kind, ErrorKind::depth_exceeded);
+	EXPECT_NE(d.error().message.find("depth"), std::string::npos) << d.error().message;
+	auto permissive = authority_->derive_session(a, "lax", policy::Mode::permissive, 0);
+	ASSERT_FALSE(permissive);
+	EXPECT_EQ(permissive.error().kind, ErrorKind::refused);
+	EXPECT_EQ(authority_->sessions().size(), 3u);
+}
+
+TEST_F(AuthorityTest, RevokingAParentGrantRevokesWhatWasDerivedFromIt)
+{
+	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
+	SessionId a = open();
+	Decision write = ask(a, {Right::write}, ws_ + "/src", 10min);
+	SessionId b = derive(a);
+	Decision mid = delegate(b, {Right::write}, ws_ + "/src");
+	SessionId c = derive(b);
+	Decision leaf = delegate(c, {Right::write}, ws_ + "/src/parser");
+	ASSERT_EQ(leaf.verdict, Verdict::issue) << leaf.reason;
+	EXPECT_EQ(authority_->grant(leaf.grant_id)->parent_grant, mid.grant_id);
+	ASSERT_TRUE(rule_on(c, ws_ + "/src/parser"));
+
+	changes_.clear();
+	ASSERT_TRUE(authority_->revoke(write.grant_id, 0, "done"));
+	EXPECT_FALSE(authority_->grant(write.grant_id));
+	EXPECT_FALSE(authority_->grant(mid.grant_id));
+	EXPECT_FALSE(authority_->grant(leaf.grant_id));
+	EXPECT_FALSE(rule_on(b, ws_ + "/src"));
+	EXPECT_FALSE(rule_on(c, ws_ + "/src/parser"));
+	ASSERT_EQ(changes_.size(), 3u);
+	for (const Change& ch : changes_)
+		EXPECT_EQ(ch.kind, Change::Kind::grant_revoked);
+	EXPECT_EQ(changes_[2].session, c);
+
+	std::optional<audit::Revocation> revocation;
+	auto read = audit::read_log(dir_ + "/provenance.log", {}, [&](const audit::Record& r) {
+		if (auto* x = std::get_if<audit::Revocation>(&r.body))
+			revocation = *x;
+		return true;
+	});
+	ASSERT_TRUE(read);
+	ASSERT_TRUE(revocation);
+	EXPECT_EQ(revocation->grant_id, write.grant_id);
+	EXPECT_EQ(revocation->cascade_grant_ids, (std::vector<std::uint64_t>{mid.grant_id, leaf.grant_id}));
+}
+
+TEST_F(AuthorityTest, DerivedGrantsExpireWithTheirParent)
+{
+	SessionId a = open();
+	Decision write = ask(a, {Right::write}, ws_ + "/src", 1min);
+	SessionId b = derive(a);
+	Decision sub = delegate(b, {Right::write}, ws_ + "/src", 1min);
+	ASSERT_EQ(sub.verdict, Verdict::issue) << sub.reason;
+	EXPECT_EQ(sub.deadline_boot_ns, write.deadline_boot_ns);
+	auto swept = authority_->sweep(write.deadline_boot_ns);
+	ASSERT_TRUE(swept);
+	EXPECT_EQ(swept->size(), 2u);
+	EXPECT_FALSE(authority_->grant(sub.grant_id));
+	auto k = kinds();
+	EXPECT_EQ(std::vector<std::string>(k.end() - 2, k.end()), (std::vector<std::string>{"expiry", "expiry"}));
+}
+
+TEST_F(AuthorityTest, ClosingAParentClosesItsChildrenFirst)
+{
+	SessionId a = open();
+	SessionId b = derive(a);
+	SessionId c = derive(b);
+	ask(a, {Right::write}, ws_ + "/src");
+	delegate(b, {Right::write}, ws_ + "/src");
+	authority_->set_mode(a, policy::Mode::enforce, 0).ok();
+	changes_.clear();
+	auto closed = authority_->close_session(a, "done");
+	ASSERT_TRUE(closed) << closed.error().message;
+	EXPECT_TRUE(authority_->sessions().empty());
+	EXPECT_TRUE(authority_->grants().empty());
+	EXPECT_TRUE(fake_->sessions.empty());
+	EXPECT_TRUE(fake_->files.empty());
+	EXPECT_TRUE(fake_->cgroups.empty());
+	std::vector<std::uint64_t> closed_order;
+	auto read = audit::read_log(dir_ + "/provenance.log", {}, [&](const audit::Record& r) {
+		if (auto* x = std::get_if<audit::SessionClosed>(&r.body))
+			closed_order.push_back(x->session_id);
+		return true;
+	});
+	ASSERT_TRUE(read);
+	EXPECT_EQ(closed_order, (std::vector<std::uint64_t>{c, b, a}));
+}
+
+// ---- mode and channel ----------------------------------------------------
+
+TEST_F(AuthorityTest, SetModeRewritesTheKernelFlagsAndIsRecorded)
+{
+	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
+	SessionId s = open();
+	std::uint64_t cg = authority_->session(s)->cgroup_id;
+	EXPECT_EQ(fake_->sessions[cg].second, 0u);
+	ASSERT_TRUE(authority_->set_mode(s, policy::Mode::permissive, 0));
+	EXPECT_EQ(fake_->sessions[cg].second, GRANTD_SESSION_PERMISSIVE);
+	EXPECT_EQ(authority_->session(s)->mode, policy::Mode::permissive);
+	ASSERT_FALSE(changes_.empty());
+	EXPECT_EQ(changes_.back().kind, Change::Kind::mode_changed);
+	EXPECT_EQ(changes_.back().mode, policy::Mode::permissive);
+	EXPECT_EQ(kinds().back(), "mode_change");
+
+	// A permissive parent may have a permissive child; enforcing the parent
+	// enforces the child too.
+	auto child = authority_->derive_session(s, "sub", std::nullopt, 0);
+	ASSERT_TRUE(child);
+	EXPECT_EQ(authority_->session(child->id)->mode, policy::Mode::permissive);
+	ASSERT_TRUE(authority_->set_mode(s, policy::Mode::enforce, 0));
+	EXPECT_EQ(authority_->session(child->id)->mode, policy::Mode::enforce);
+	EXPECT_EQ(fake_->sessions[authority_->session(child->id)->cgroup_id].second, 0u);
+	auto lax = authority_->set_mode(child->id, policy::Mode::permissive, 0);
+	ASSERT_FALSE(lax);
+	EXPECT_EQ(lax.error().kind, ErrorKind::refused);
+	auto none = authority_->set_mode(999, policy::Mode::enforce, 0);
+	ASSERT_FALSE(none);
+	EXPECT_EQ(none.error().kind, ErrorKind::no_such_session);
+
+	restart();
+	EXPECT_EQ(authority_->session(s)->mode, policy::Mode::enforce);
+}
+
+namespace {
+
+// A bound unix socket file at path (the fd is closed; the file stays).
+void make_socket_file(const std::string& path)
+{
+	int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+	ASSERT_GE(fd, 0);
+	sockaddr_un addr{};
+	addr.sun_family = AF_UNIX;
+	ASSERT_LT(path.size(), sizeof addr.sun_path);
+	std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+	ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+	::close(fd);
+}
+
+} // namespace
+
+TEST_F(AuthorityTest, ChannelIsAConnectGrantOnThatSocketOnly)
+{
+	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
+	SessionId s = open();
+	std::string sock = dir_ + "/bus";
+	make_socket_file(sock);
+	auto id = authority_->add_channel(s, sock);
+	ASSERT_TRUE(id) << id.error().message;
+	auto g = authority_->grant(id.value());
+	ASSERT_TRUE(g);
+	EXPECT_EQ(g->rule, "grantd-channel");
+	EXPECT_TRUE(g->baseline);
+	EXPECT_EQ(g->rights, (policy::Rights{Right::connect}));
+	EXPECT_EQ(authority_->session(s)->channel, sock);
+	auto rule = rule_on(s, sock);
+	ASSERT_TRUE(rule);
+	EXPECT_EQ(rule->deadline_ns[GRANTD_RIGHT_CONNECT], GRANTD_NO_DEADLINE);
+	for (unsigned r = 0; r < GRANTD_NR_FILE_RIGHTS; r++) {
+		if (r != GRANTD_RIGHT_CONNECT) {
+			EXPECT_EQ(rule->deadline_ns[r], 0u) << "right " << r;
+		}
+	}
+	EXPECT_EQ(changes_.back().kind, Change::Kind::grant_issued);
+	EXPECT_FALSE(authority_->add_channel(s, sock)) << "one channel per session";
+	EXPECT_FALSE(authority_->add_channel(s, dir_ + "/no-such-socket"));
+
+	// The channel is the parent's own: never delegated.
+	SessionId child = derive(s);
+	Decision d = delegate(child, {Right::connect}, "unix:" + sock);
+	EXPECT_EQ(d.verdict, Verdict::deny);
+}
+
+// ---- observer ------------------------------------------------------------
+
+TEST_F(AuthorityTest, ObserverSeesEveryCommittedChange)
+{
+	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
+	SessionId s = open();
+	Decision issued = ask(s, {Right::write}, ws_ + "/src", 1min);
+	Decision pending = ask(s, {Right::exec}, ws_ + "/tools");
+	Decision second = ask(s, {Right::exec}, ws_ + "/tools");
+	ASSERT_TRUE(authority_->approve(pending.request_id, 0));
+	ASSERT_TRUE(authority_->deny(second.request_id, 0, "not now"));
+	ASSERT_TRUE(authority_->set_mode(s, policy::Mode::permissive, 0));
+	Decision other = ask(s, {Right::write}, ws_ + "/src/parser", 10min);
+	ASSERT_TRUE(authority_->revoke(other.grant_id, 0, "enough"));
+	ASSERT_TRUE(authority_->sweep(now_ + 60 * kSecond));
+	ASSERT_TRUE(authority_->close_session(s, "bye"));
+
+	using K = Change::Kind;
+	std::vector<K> got;
+	for (const Change& c : changes_)
+		got.push_back(c.kind);
+	std::vector<K> want{K::session_opened,     K::grant_issued,  // baseline
+			    K::grant_issued,                        // issued
+			    K::approval_requested,  K::approval_requested,
+			    K::grant_issued,        K::request_decided, // approved
+			    K::request_decided,                     // denied
+			    K::mode_changed,        K::grant_issued,  K::grant_revoked,
+			    K::grant_expired,                       // issued (1 min)
+			    K::grant_revoked,       K::grant_revoked, // baseline and approved, with the session
+			    K::session_closed};
+	EXPECT_EQ(got, want);
+	auto decided = std::find_if(changes_.begin(), changes_.end(), [](const Change& c) {
+		return c.kind == K::request_decided && c.verdict == Verdict::deny;
+	});
+	ASSERT_NE(decided, changes_.end());
+	EXPECT_NE(decided->reason.find("not now"), std::string::npos);
+	EXPECT_EQ(changes_.back().reason, "bye");
+	EXPECT_EQ(changes_[2].grant, issued.grant_id);
+	// Decided requests still answer.
+	auto o = authority_->outcome(second.request_id);
+	ASSERT_TRUE(o);
+	EXPECT_EQ(o->verdict, Verdict::deny);
+	o = authority_->outcome(pending.request_id);
+	ASSERT_TRUE(o);
+	EXPECT_EQ(o->verdict, Verdict::issue);
+	EXPECT_NE(o->grant, 0u);
+	auto again = authority_->approve(second.request_id, 0);
+	ASSERT_FALSE(again);
+	EXPECT_EQ(again.error().kind, ErrorKind::not_pending);
+	EXPECT_EQ(authority_->approve(4242, 0).error().kind, ErrorKind::no_such_request);
+}
+
+TEST_F(AuthorityTest, InfoCarriesTimesAndApprover)
+{
+	SessionId s = open();
+	now_ += 7 * kSecond;
+	Decision pending = ask(s, {Right::exec}, ws_ + "/tools");
+	auto p = authority_->pending_request(pending.request_id);
+	ASSERT_TRUE(p);
+	EXPECT_EQ(p->requested_boot_ns, now_);
+	now_ += 3 * kSecond;
+	auto approved = authority_->approve(pending.request_id, 1234);
+	ASSERT_TRUE(approved);
+	auto g = authority_->grant(approved->grant_id);
+	ASSERT_TRUE(g);
+	EXPECT_EQ(g->issued_boot_ns, now_);
+	EXPECT_EQ(g->approved_by, std::optional<std::uint32_t>(1234));
+	EXPECT_FALSE(authority_->pending_request(pending.request_id));
+	Decision automatic = ask(s, {Right::write}, ws_ + "/src");
+	EXPECT_FALSE(authority_->grant(automatic.grant_id)->approved_by);
+}
+
+// ---- persistence ---------------------------------------------------------
+
+TEST_F(AuthorityTest, RestartRestoresExactlyWhatWasLive)
+{
+	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
+	auto fresh = authority_->restore();
+	ASSERT_TRUE(fresh) << fresh.error().message;
+	EXPECT_TRUE(fresh->fresh);
+	SessionId s = open();
+	Decision kept = ask(s, {Right::write}, ws_ + "/src", 10min);
+	Decision revoked = ask(s, {Right::write, Right::create}, ws_ + "/src/parser", 10min);
+	Decision net = ask(s, {Right::connect}, "tcp:192.0.2.10:443", 5min);
+	Decision pending = ask(s, {Right::exec}, ws_ + "/tools");
+	ASSERT_EQ(pending.verdict, Verdict::pending);
+	ASSERT_TRUE(authority_->revoke(revoked.grant_id, 0, "no"));
+	SessionId child = derive(s);
+	Decision derived = delegate(child, {Right::write}, ws_ + "/src");
+	auto maps_before = fake_->files;
+	auto nets_before = fake_->nets;
+	auto grants_before = authority_->grants();
+
+	RestoreReport report = restart();
+	EXPECT_FALSE(report.fresh);
+	EXPECT_EQ(report.sessions, 2u);
+	EXPECT_EQ(report.grants, grants_before.size());
+	EXPECT_EQ(report.pending, 1u);
+	EXPECT_TRUE(report.dropped.empty());
+	EXPECT_EQ(report.stale_entries, 0u);
+	EXPECT_EQ(fake_->files.size(), maps_before.size());
+	EXPECT_EQ(fake_->nets.size(), nets_before.size());
+	ASSERT_EQ(authority_->grants().size(), grants_before.size());
+	for (const GrantInfo& g : grants_before) {
+		auto r = authority_->grant(g.id);
+		ASSERT_TRUE(r) << g.id;
+		EXPECT_EQ(r->resources, g.resources);
+		EXPECT_EQ(r->deadline_boot_ns, g.deadline_boot_ns);
+		EXPECT_EQ(r->parent_grant, g.parent_grant);
+		EXPECT_EQ(r->rule, g.rule);
+	}
+	EXPECT_FALSE(authority_->grant(revoked.grant_id));
+	EXPECT_FALSE(rule_on(s, ws_ + "/src/parser"));
+	EXPECT_EQ(rule_on(s, ws_ + "/src")->deadline_ns[GRANTD_RIGHT_WRITE], kept.deadline_boot_ns);
+	EXPECT_EQ(authority_->session(child)->parent, s);
+	EXPECT_EQ(authority_->grant(derived.grant_id)->parent_grant, kept.grant_id);
+	EXPECT_TRUE(authority_->outcome(revoked.request_id));
+
+	// Pending is still pending, and approvable.
+	ASSERT_EQ(authority_->pending().size(), 1u);
+	auto approved = authority_->approve(pending.request_id, 0);
+	ASSERT_TRUE(approved) << approved.error().message;
+	EXPECT_TRUE(rule_on(s, ws_ + "/tools"));
+	// Ids continue.
+	EXPECT_GT(approved->grant_id, derived.grant_id);
+	Decision next = ask(s, {Right::write}, ws_ + "/src");
+	EXPECT_GT(next.request_id, derived.request_id);
+	EXPECT_GT(derive(s), child);
+
+	auto k = kinds();
+	EXPECT_EQ(std::count(k.begin(), k.end(), "restart"), 2) << "the fresh start and the restart";
+	auto verified = audit::verify(dir_ + "/provenance.log");
+	ASSERT_TRUE(verified);
+	EXPECT_TRUE(verified->ok());
+	(void)net;
+}
+
+TEST_F(AuthorityTest, RestoreRemovesRulesTheStateRevoked)
+{
+	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
+	SessionId s = open();
+	Decision a = ask(s, {Right::write}, ws_ + "/src/parser", 10min);
+	Decision b = ask(s, {Right::connect}, "tcp:192.0.2.10:443", 5min);
+	// A crash after the state was saved but before the maps were updated:
+	// the maps still hold the rules of the revoked grants.
+	FakeEnforcer crashed = *fake_;
+	ASSERT_TRUE(authority_->revoke(a.grant_id, 0, "x"));
+	ASSERT_TRUE(authority_->revoke(b.grant_id, 0, "x"));
+	// And a session the state never saw (crash between maps and state).
+	crashed.sessions[99999] = {77, 0};
+	crashed.files[{77, 1, 2}] = grantd_file_rule{};
+	*fake_ = crashed;
+	ASSERT_TRUE(rule_on(s, ws_ + "/src/parser"));
+
+	RestoreReport report = restart();
+	EXPECT_FALSE(rule_on(s, ws_ + "/src/parser"));
+	EXPECT_TRUE(fake_->nets.empty());
+	EXPECT_FALSE(fake_->sessions.contains(99999));
+	EXPECT_EQ(std::count_if(fake_->files.begin(), fake_->files.end(),
+				[](const auto& kv) { return kv.first.session == 77; }),
+		  0);
+	EXPECT_EQ(report.stale_entries, 3u) << "file rule, net rule, unknown session";
+	EXPECT_TRUE(rule_on(s, ws_)) << "the baseline stays";
+}
+
+TEST_F(AuthorityTest, RestoreRewritesRulesTheMapsLost)
+{
+	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
+	SessionId s = open();
+	ask(s, {Right::write}, ws_ + "/src", 10min);
+	auto expected = fake_->files;
+	fake_->files.clear();
+	fake_->sessions.clear();
+	restart();
+	EXPECT_EQ(fake_->files.size(), expected.size());
+	EXPECT_EQ(fake_->sessions.size(), 1u);
+	EXPECT_TRUE(rule_on(s, ws_ + "/src"));
+}
+
+TEST_F(AuthorityTest, RestoreDropsObjectsThatAreNoLongerTheOnesGranted)
+{
+	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
+	SessionId s = open();
+	std::filesystem::create_directories(ws_ + "/src/lexer");
+	auto r1 = policy::parse_resource(ws_ + "/src/parser").value();
+	auto r2 = policy::parse_resource(ws_ + "/src/lexer").value();
+	auto d = authority_->request(s, {Right::write}, {r1, r2}, 10min, "both", {});
+	ASSERT_TRUE(d);
+	ASSERT_EQ(d->verdict, Verdict::issue) << d->reason;
+	Decision gone = ask(s, {Right::write}, ws_ + "/src/lexer", 10min);
+	auto old_id = object_id(ws_ + "/src/lexer");
+	auto copy = std::make_unique<FakeEnforcer>(*fake_);
+	authority_.reset();
+	// Replaced while grantd was down (the old one moved away, so its inode
+	// number cannot be reused by the new one).
+	std::filesystem::rename(ws_ + "/src/lexer", ws_ + "/lexer-old");
+	std::filesystem::create_directories(ws_ + "/src/lexer");
+	ASSERT_NE(object_id(ws_ + "/src/lexer")->ino, old_id->ino);
+	authority_ = make(std::move(copy), with_state());
+	auto report = authority_->restore();
+	ASSERT_TRUE(report) << report.error().message;
+	ASSERT_EQ(report->dropped.size(), 3u);
+	EXPECT_NE(report->dropped[0].find("different object"), std::string::npos) << report->dropped[0];
+	auto kept = authority_->grant(d->grant_id);
+	ASSERT_TRUE(kept);
+	EXPECT_EQ(kept->resources, std::vector<policy::Resource>{r1});
+	EXPECT_FALSE(authority_->grant(gone.grant_id));
+	EXPECT_FALSE(rule_on(s, ws_ + "/src/lexer")) << "the new directory was never granted";
+	EXPECT_TRUE(rule_on(s, ws_ + "/src/parser"));
+	std::optional<audit::Restart> restart;
+	ASSERT_TRUE(audit::read_log(dir_ + "/provenance.log", {}, [&](const audit::Record& r) {
+		if (auto* x = std::get_if<audit::Restart>(&r.body))
+			restart = *x;
+		return true;
+	}));
+	ASSERT_TRUE(restart);
+	EXPECT_EQ(restart->dropped, report->dropped);
+}
+
+TEST_F(AuthorityTest, RestoreSweepsWhatExpiredWhileDown)
+{
+	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
+	SessionId s = open();
+	Decision d = ask(s, {Right::write}, ws_ + "/src", 1min);
+	now_ += 2 * 60 * kSecond;
+	RestoreReport report = restart();
+	EXPECT_EQ(report.expired, 1u);
+	EXPECT_FALSE(authority_->grant(d.grant_id));
+	EXPECT_FALSE(rule_on(s, ws_ + "/src"));
+	EXPECT_EQ(kinds().back(), "expiry");
+}
+
+TEST_F(AuthorityTest, DamagedStateFileIsAPreciseError)
+{
+	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
+	SessionId s = open();
+	ask(s, {Right::write}, ws_ + "/src", 10min);
+	std::string path = dir_ + "/state";
+	std::string good;
+	{
+		std::ifstream in(path, std::ios::binary);
+		good.assign(std::istreambuf_iterator<char>(in), {});
+	}
+	ASSERT_GT(good.size(), 100u);
+	auto try_restore = [&](const std::string& bytes) {
+		std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+		auto copy = std::make_unique<FakeEnforcer>(*fake_);
+		auto* maps = copy.get();
+		auto before = maps->files;
+		auto a = make(std::move(copy), with_state());
+		auto r = a->restore();
+		EXPECT_EQ(maps->files.size(), before.size()) << "nothing changed in the kernel";
+		fake_ = nullptr;
+		return r ? std::string() : r.error().message;
+	};
+	FakeEnforcer keep = *fake_;
+	authority_.reset();
+	fake_ = &keep;
+
+	for (std::size_t cut : {good.size() - 1, good.size() / 2, std::size_t{40}, std::size_t{3}}) {
+		fake_ = &keep;
+		std::string m = try_restore(good.substr(0, cut));
+		EXPECT_NE(m.find(path), std::string::npos) << m;
+		EXPECT_TRUE(m.find("truncated") != std::string::npos || m.find("corrupt") != std::string::npos)
+			<< "cut at " << cut << ": " << m;
+	}
+	fake_ = &keep;
+	std::string empty = try_restore("");
+	EXPECT_NE(empty.find("empty"), std::string::npos) << empty;
+	std::string flipped = good;
+	flipped[flipped.size() - 10] ^= 0x20;
+	fake_ = &keep;
+	std::string m = try_restore(flipped);
+	EXPECT_NE(m.find(path), std::string::npos) << m;
+	EXPECT_NE(m.find("checksum mismatch"), std::string::npos) << m;
+	fake_ = &keep;
+	std::string garbage = try_restore(std::string(200, '\xff'));
+	EXPECT_NE(garbage.find("not a StateFile"), std::string::npos) << garbage;
+	// The intact file still restores.
+	fake_ = &keep;
+	EXPECT_EQ(try_restore(good), "");
+}
+
+TEST_F(AuthorityTest, StateFromAnotherBootRestoresNoSession)
+{
+	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
+	SessionId s = open();
+	Decision d = ask(s, {Right::write}, ws_ + "/src", 10min);
+	auto st = read_state(dir_ + "/state");
+	ASSERT_TRUE(st) << st.error().message;
+	ASSERT_TRUE(st.value());
+	EXPECT_EQ(st.value()->boot_id, current_boot_id());
+	st.value()->boot_id = "00000000-0000-0000-0000-000000000000";
+	ASSERT_TRUE(write_state(dir_ + "/state", *st.value()));
+	RestoreReport report = restart();
+	EXPECT_EQ(report.sessions, 0u);
+	ASSERT_EQ(report.dropped.size(), 1u);
+	EXPECT_NE(report.dropped[0].find("rebooted"), std::string::npos) << report.dropped[0];
+	EXPECT_TRUE(fake_->sessions.empty()) << "stale kernel entries removed";
+	EXPECT_TRUE(fake_->files.empty());
+	EXPECT_GT(open(), s) << "ids are never reused";
+	EXPECT_TRUE(authority_->outcome(d.request_id));
+}
+
+TEST(ProvenanceLogResume, ReopenedLogContinuesTheChain)
+{
+	std::string pattern = (std::filesystem::temp_directory_path() / "grantd-resume-XXXXXX").string();
+	ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+	std::string path = pattern + "/log";
+	audit::Head head;
+	{
+		auto log = audit::ProvenanceLog::open(path);
+		ASSERT_TRUE(log) << log.error().message;
+		ASSERT_TRUE(log->append(audit::Expiry{1}));
+		ASSERT_TRUE(log->append(audit::Expiry{2}));
+		head = log->head();
+	}
+	audit::OpenOptions options;
+	options.expected_head = head;
+	auto log = audit::ProvenanceLog::open(path, options);
+	ASSERT_TRUE(log) << log.error().message;
+	EXPECT_EQ(log->head(), head);
+	auto r = log->append(audit::Expiry{3});
+	ASSERT_TRUE(r);
+	EXPECT_EQ(r->seq, 3u);
+	EXPECT_EQ(r->prev_sha256, head.sha256);
+	auto report = audit::verify(path);
+	ASSERT_TRUE(report);
+	EXPECT_TRUE(report->ok());
+	std::filesystem::remove_all(pattern);
 }
