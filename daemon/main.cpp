@@ -76,12 +76,15 @@ Options:
                       /etc/grantd/profiles.d). An invalid profile stops
                       grantd from starting; a missing directory means no
                       session can be opened.
-  --state-dir DIR     the provenance log (provenance.log) and the head of its
-                      chain (provenance.head) (default /var/lib/grantd;
-                      created if missing). A log that does not verify, or
-                      that lost records the head names, stops grantd from
-                      starting; a final record torn by a crash is cut off
-                      and reported.
+  --state-dir DIR     where grantd keeps what must survive a restart
+                      (default /var/lib/grantd; created if missing): the
+                      sessions, grants and pending requests (state), the
+                      provenance log (provenance.log) and the head of its
+                      chain (provenance.head). A restarted grantd restores
+                      them before it serves. A state file or log that cannot
+                      be read or does not verify stops grantd from starting
+                      (the pinned maps keep enforcing meanwhile); a final log
+                      record torn by a crash is cut off and reported.
   --admin-group NAME  members of this group (and root) are administrators
                       unless they are governed (default grantd-admin).
                       Members of grantd-audit are auditors.
@@ -501,7 +504,30 @@ int run(Options& o)
 	log("governing cgroup " + o.cgroup_root + " (id " + std::to_string(root->first) + ", level " +
 	    std::to_string(root->second) + ")");
 
-	grantd::authority::Authority authority(maps.value(), o.cgroup_root, profiles, provenance.value());
+	grantd::bus::Service* service_ptr = nullptr;
+	grantd::authority::AuthorityOptions authority_options;
+	authority_options.state_path = o.state_dir + "/state";
+	authority_options.on_change = [&service_ptr](const grantd::authority::Change& change) {
+		if (service_ptr)
+			service_ptr->on_change(change);
+	};
+	grantd::authority::Authority authority(maps.value(), o.cgroup_root, profiles, provenance.value(),
+					       authority_options);
+	auto restored = authority.restore();
+	if (!restored) {
+		log("Failed to restore sessions and grants: " + restored.error().message +
+		    " (the pinned maps keep enforcing what they hold)");
+		return 1;
+	}
+	if (restored->fresh)
+		log("no saved state in " + authority_options.state_path + ": starting with no sessions");
+	else
+		log("restored " + std::to_string(restored->sessions) + " sessions, " + std::to_string(restored->grants) +
+		    " grants, " + std::to_string(restored->pending) + " pending requests; " +
+		    std::to_string(restored->expired) + " grants expired while grantd was down, " +
+		    std::to_string(restored->stale_entries) + " stale kernel entries removed");
+	for (const auto& line : restored->dropped)
+		log("dropped on restore: " + line);
 
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -551,6 +577,7 @@ int run(Options& o)
 	// one batch per wakeup, denials signalled.
 	std::vector<grantd::audit::Body> batch;
 	grantd::bus::Service* svc = service->get();
+	service_ptr = svc;
 	auto events = grantd::EventReader::open(maps->events_fd(), [&batch, svc](const grantd_event& e) {
 		std::fprintf(stderr, "grantd: event %s\n", grantd::format_event(e).c_str());
 		batch.push_back(grantd::audit::kernel_decision(e));

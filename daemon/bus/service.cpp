@@ -196,6 +196,32 @@ int fail(sd_bus_error* e, const char* name, const std::string& message)
 	return sd_bus_error_set(e, name, message.c_str());
 }
 
+// The D-Bus error for an authority error; `fallback` for kinds the
+// authority leaves unnamed without an errno (a malformed request).
+const char* error_name(const Error& e, const char* fallback = kErrorFailed)
+{
+	switch (e.kind) {
+	case ErrorKind::invalid_argument:
+		return kErrorInvalidArgument;
+	case ErrorKind::no_such_session:
+		return kErrorNoSuchSession;
+	case ErrorKind::no_such_grant:
+		return kErrorNoSuchGrant;
+	case ErrorKind::no_such_request:
+		return kErrorNoSuchRequest;
+	case ErrorKind::no_such_profile:
+		return kErrorNoSuchProfile;
+	case ErrorKind::not_pending:
+		return kErrorNotPending;
+	case ErrorKind::refused:
+		return kErrorRefused;
+	case ErrorKind::depth_exceeded:
+		return kErrorDepthExceeded;
+	default:
+		return e.code ? kErrorFailed : fallback;
+	}
+}
+
 template <class T>
 const BusError& error_of(const Decoded<T>& d)
 {
@@ -314,16 +340,9 @@ struct Service::Impl {
 	std::map<SessionId, Channel> channels;
 	std::map<sd_bus*, SessionId> channel_of;
 
-	struct Outcome {
-		SessionId session = 0;
-		std::string verdict; // issued, denied
-		GrantId grant = 0;
-		std::uint64_t expires_us = 0;
-		std::string reason;
-	};
-	std::map<RequestId, Outcome> decided;
-	std::map<RequestId, std::uint64_t> requested_us;
 	std::multimap<RequestId, MessagePtr> waiters;
+	// Channels of closed sessions, freed after the current dispatch.
+	std::vector<Channel> retired;
 
 	UniqueFd inotify_fd;
 	SourcePtr inotify_source;
@@ -350,13 +369,10 @@ struct Service::Impl {
 
 	std::optional<SessionId> session_of_cgroup(std::uint64_t cgroup_id) const
 	{
-		for (const auto& s : auth.sessions())
-			if (s.cgroup_id == cgroup_id)
-				return s.id;
-		return std::nullopt;
+		return auth.session_of_cgroup(cgroup_id);
 	}
 
-	static SessionId parent_of(const authority::SessionInfo&) { return 0; }
+	static SessionId parent_of(const authority::SessionInfo& s) { return s.parent; }
 
 	// True if session lies within (is, or was derived from) ancestor.
 	bool within_session(SessionId session, SessionId ancestor) const
@@ -456,7 +472,7 @@ struct Service::Impl {
 
 	void emit_grant_issued(GrantId id)
 	{
-		auto g = grant_info(id);
+		auto g = auth.grant(id);
 		if (!g)
 			return;
 		std::string path = grant_path(id);
@@ -472,62 +488,84 @@ struct Service::Impl {
 		});
 	}
 
-	void emit_revoked(const std::vector<authority::GrantInfo>& gone, const std::string& reason)
+	static std::string outcome_word(policy::Verdict v) { return v == policy::Verdict::issue ? "issued" : "denied"; }
+
+	// The authority's observer: every committed change becomes its signal.
+	void on_change(const authority::Change& c)
 	{
-		for (const auto& g : gone)
-			emit("GrantRevoked", g.session, [&](sd_bus_message* m) {
-				return sd_bus_message_append(m, "tus", g.id, g.session, reason.c_str());
+		using Kind = authority::Change::Kind;
+		switch (c.kind) {
+		case Kind::session_opened: {
+			auto info = auth.session(c.session);
+			if (!info)
+				return;
+			watch_cgroup(*info);
+			std::string path = session_path(c.session);
+			emit("SessionOpened", c.session, [&](sd_bus_message* m) {
+				return sd_bus_message_append(m, "uos", c.session, path.c_str(), info->profile.c_str());
 			});
-	}
-
-	void emit_decided(RequestId id, const Outcome& o)
-	{
-		emit("RequestDecided", o.session, [&](sd_bus_message* m) {
-			return sd_bus_message_append(m, "tsts", id, o.verdict.c_str(), o.grant, o.reason.c_str());
-		});
-	}
-
-	// ---- lookups ----
-
-	std::optional<authority::GrantInfo> grant_info(GrantId id) const
-	{
-		for (auto& g : auth.grants())
-			if (g.id == id)
-				return g;
-		return std::nullopt;
-	}
-
-	std::optional<authority::PendingRequest> pending_request(RequestId id) const
-	{
-		for (auto& p : auth.pending())
-			if (p.id == id)
-				return p;
-		return std::nullopt;
-	}
-
-	// Grants that disappeared between two listings (revoked with another, or swept).
-	static std::vector<authority::GrantInfo> gone(const std::vector<authority::GrantInfo>& before,
-						      const std::vector<authority::GrantInfo>& after)
-	{
-		std::set<GrantId> live;
-		for (auto& g : after)
-			live.insert(g.id);
-		std::vector<authority::GrantInfo> out;
-		for (auto& g : before)
-			if (!live.count(g.id))
-				out.push_back(g);
-		return out;
-	}
-
-	void decide(RequestId id, Outcome o)
-	{
-		emit_decided(id, o);
-		auto range = waiters.equal_range(id);
-		for (auto it = range.first; it != range.second; ++it)
-			(void)sd_bus_reply_method_return(it->second.get(), "stts", o.verdict.c_str(), o.grant, o.expires_us,
-							 o.reason.c_str());
-		waiters.erase(id);
-		decided[id] = std::move(o);
+			return;
+		}
+		case Kind::session_closed:
+			unwatch_cgroup(c.session);
+			emit("SessionClosed", c.session,
+			     [&](sd_bus_message* m) { return sd_bus_message_append(m, "us", c.session, c.reason.c_str()); });
+			close_channel(c.session);
+			return;
+		case Kind::grant_issued:
+			emit_grant_issued(c.grant);
+			return;
+		case Kind::grant_revoked:
+			emit("GrantRevoked", c.session, [&](sd_bus_message* m) {
+				return sd_bus_message_append(m, "tus", c.grant, c.session, c.reason.c_str());
+			});
+			return;
+		case Kind::grant_expired:
+			emit("GrantExpired", c.session,
+			     [&](sd_bus_message* m) { return sd_bus_message_append(m, "tu", c.grant, c.session); });
+			return;
+		case Kind::approval_requested: {
+			auto p = auth.pending_request(c.request);
+			if (!p)
+				return;
+			emit("ApprovalRequested", c.session, [&](sd_bus_message* m) {
+				int r = sd_bus_message_append(m, "tu", c.request, c.session);
+				if (r >= 0)
+					r = append_strv(m, right_names(p->request.rights));
+				if (r >= 0)
+					r = append_strv(m, resource_texts(p->request.resources));
+				if (r >= 0)
+					r = sd_bus_message_append(m, "ss", p->decision.rule.c_str(), p->request.purpose.c_str());
+				return r;
+			});
+			return;
+		}
+		case Kind::request_decided: {
+			std::string verdict = outcome_word(c.verdict);
+			emit("RequestDecided", c.session, [&](sd_bus_message* m) {
+				return sd_bus_message_append(m, "tsts", c.request, verdict.c_str(), c.grant, c.reason.c_str());
+			});
+			auto o = auth.outcome(c.request);
+			std::uint64_t expires = o ? wall_usec(o->deadline_boot_ns) : 0;
+			auto range = waiters.equal_range(c.request);
+			for (auto it = range.first; it != range.second; ++it)
+				(void)sd_bus_reply_method_return(it->second.get(), "stts", verdict.c_str(), c.grant, expires,
+								 c.reason.c_str());
+			waiters.erase(c.request);
+			return;
+		}
+		case Kind::mode_changed: {
+			std::string path = session_path(c.session);
+			if (bus)
+				(void)sd_bus_emit_properties_changed(bus, path.c_str(), kSessionIface, "Mode", nullptr);
+			for (auto& [session, channel] : channels)
+				if (within_session(c.session, session))
+					for (auto& [b, conn] : channel.connections)
+						(void)sd_bus_emit_properties_changed(b, path.c_str(), kSessionIface, "Mode",
+										     nullptr);
+			return;
+		}
+		}
 	}
 
 	// ---- channels ----
@@ -569,6 +607,19 @@ struct Service::Impl {
 		return {};
 	}
 
+	// The channel and its grant: connect on the socket's directory, which
+	// holds only the socket and outlives a restart that re-creates it.
+	Result<void> add_channel(SessionId session, std::uint32_t uid)
+	{
+		if (auto ch = open_channel(session, uid); !ch)
+			return ch;
+		if (auto granted = auth.add_channel(session, channels.at(session).dir); !granted) {
+			close_channel(session);
+			return granted.error();
+		}
+		return {};
+	}
+
 	void close_channel(SessionId session)
 	{
 		auto it = channels.find(session);
@@ -578,6 +629,7 @@ struct Service::Impl {
 			channel_of.erase(b);
 		::unlink(it->second.path.c_str());
 		::rmdir(it->second.dir.c_str());
+		retired.push_back(std::move(it->second));
 		channels.erase(it);
 	}
 
@@ -726,16 +778,11 @@ struct Service::Impl {
 
 	Result<void> end_session(SessionId id, const std::string& reason)
 	{
-		auto before = auth.grants();
-		unwatch_cgroup(id);
 		auto closed = auth.close_session(id, reason);
 		if (!closed) {
 			say("Failed to close session " + std::to_string(id) + ": " + closed.error().message);
 			return closed.error();
 		}
-		emit_revoked(gone(before, auth.grants()), "session " + std::to_string(id) + " closed: " + reason);
-		close_channel(id);
-		emit("SessionClosed", id, [&](sd_bus_message* m) { return sd_bus_message_append(m, "us", id, reason.c_str()); });
 		return {};
 	}
 
@@ -759,26 +806,16 @@ struct Service::Impl {
 	static int on_sweep(sd_event_source*, std::uint64_t, void* ud)
 	{
 		auto* self = static_cast<Impl*>(ud);
-		auto before = self->auth.grants();
-		auto swept = self->auth.sweep(clock_ns(CLOCK_BOOTTIME));
-		if (!swept) {
+		if (auto swept = self->auth.sweep(clock_ns(CLOCK_BOOTTIME)); !swept)
 			self->say("Failed to sweep expired grants: " + swept.error().message);
-			return 0;
-		}
-		std::set<GrantId> expired(swept->begin(), swept->end());
-		for (const auto& g : gone(before, self->auth.grants())) {
-			if (expired.count(g.id))
-				self->emit("GrantExpired", g.session,
-					   [&](sd_bus_message* m) { return sd_bus_message_append(m, "tu", g.id, g.session); });
-			else
-				self->emit_revoked({g}, "its parent grant expired");
-		}
 		return 0;
 	}
 
 	static int on_post(sd_event_source*, void* ud)
 	{
-		static_cast<Impl*>(ud)->arm_sweep();
+		auto* self = static_cast<Impl*>(ud);
+		self->retired.clear();
+		self->arm_sweep();
 		return 0;
 	}
 
@@ -888,20 +925,14 @@ int open_session(sd_bus_message* m, void* ud, sd_bus_error* e)
 
 	auto opened = self->auth.open_session(profile_name, ws, why, user, mode);
 	if (!opened)
-		return fail(e, opened.error().code ? kErrorFailed : kErrorInvalidArgument,
+		return fail(e, error_name(opened.error(), kErrorInvalidArgument),
 			    "could not open a session: " + opened.error().message);
 	SessionId id = opened->id;
-	if (auto ch = self->open_channel(id, user); !ch) {
+	if (auto ch = self->add_channel(id, user); !ch) {
 		(void)self->auth.close_session(id, "its channel could not be created");
 		return fail(e, kErrorFailed, "could not create the session's channel: " + ch.error().message);
 	}
-	auto info = self->auth.session(id);
-	if (info)
-		self->watch_cgroup(*info);
 	std::string path = session_path(id);
-	self->emit("SessionOpened", id, [&](sd_bus_message* s) {
-		return sd_bus_message_append(s, "uos", id, path.c_str(), profile_name.c_str());
-	});
 	sd_bus_message* raw = nullptr;
 	if (int r = sd_bus_message_new_method_return(m, &raw); r < 0)
 		return r;
@@ -983,9 +1014,9 @@ int set_mode_common(Impl* self, sd_bus_message* m, sd_bus_error* e, const Caller
 	if (!self->auth.session(sid))
 		return fail(e, kErrorNoSuchSession, "no session " + std::to_string(sid));
 	DECODE(md, mode_arg("mode", mode));
-	(void)md;
-	(void)m;
-	return fail(e, kErrorFailed, "switching a running session's mode is not supported by this grantd yet");
+	if (auto done = self->auth.set_mode(sid, md, c.id.uid); !done)
+		return fail(e, error_name(done.error()), done.error().message);
+	return sd_bus_reply_method_return(m, "");
 }
 
 int set_mode(sd_bus_message* m, void* ud, sd_bus_error* e)
@@ -1023,38 +1054,17 @@ int request_grant(sd_bus_message* m, void* ud, sd_bus_error* e)
 	audit::Requester requester{static_cast<std::uint32_t>(c.id.pid), c.id.uid, c.id.cgroup_id};
 	auto decided = self->auth.request(session, rights, resources, duration, why, requester);
 	if (!decided)
-		return fail(e, decided.error().code ? kErrorFailed : kErrorInvalidArgument, decided.error().message);
+		return fail(e, error_name(decided.error(), kErrorInvalidArgument), decided.error().message);
 	const authority::Decision& d = decided.value();
 	if (d.verdict == policy::Verdict::deny) {
-		self->decided[d.request_id] = {session, "denied", 0, 0, d.reason};
 		std::string msg = d.reason;
 		if (!d.rule.empty() && msg.find(d.rule) == std::string::npos)
 			msg = "rule \"" + d.rule + "\": " + msg;
 		return fail(e, kErrorRefused, msg);
 	}
-	std::uint64_t expires = 0;
-	if (d.verdict == policy::Verdict::issue) {
-		expires = wall_usec(d.deadline_boot_ns);
-		self->decided[d.request_id] = {session, "issued", d.grant_id, expires, d.reason};
-		self->emit_grant_issued(d.grant_id);
-	} else {
-		self->requested_us[d.request_id] = clock_ns(CLOCK_REALTIME) / 1000;
-		auto p = self->pending_request(d.request_id);
-		std::vector<std::string> rn = right_names(rights), rt = resource_texts(resources);
-		self->emit("ApprovalRequested", session, [&](sd_bus_message* s) {
-			int r = sd_bus_message_append(s, "tu", d.request_id, session);
-			if (r >= 0)
-				r = append_strv(s, rn);
-			if (r >= 0)
-				r = append_strv(s, rt);
-			if (r >= 0)
-				r = sd_bus_message_append(s, "ss", d.rule.c_str(), why.c_str());
-			return r;
-		});
-	}
-	return sd_bus_reply_method_return(m, "stttss", verdict_word(d.verdict).c_str(),
-					  d.verdict == policy::Verdict::pending ? d.request_id : d.request_id,
-					  d.grant_id, expires, d.rule.c_str(), d.reason.c_str());
+	std::uint64_t expires = d.verdict == policy::Verdict::issue ? wall_usec(d.deadline_boot_ns) : 0;
+	return sd_bus_reply_method_return(m, "stttss", verdict_word(d.verdict).c_str(), d.request_id, d.grant_id,
+					  expires, d.rule.c_str(), d.reason.c_str());
 }
 
 int wait_request(sd_bus_message* m, void* ud, sd_bus_error* e)
@@ -1067,20 +1077,20 @@ int wait_request(sd_bus_message* m, void* ud, sd_bus_error* e)
 	if (rid == 0)
 		return fail(e, zero_id("request"));
 	SessionId session = 0;
-	auto p = self->pending_request(rid);
-	auto d = self->decided.find(rid);
+	auto p = self->auth.pending_request(rid);
+	auto o = self->auth.outcome(rid);
 	if (p)
 		session = p->session;
-	else if (d != self->decided.end())
-		session = d->second.session;
+	else if (o)
+		session = o->session;
 	else
 		return fail(e, kErrorNoSuchRequest, "no request " + std::to_string(rid));
 	if (auto no = agent_or_admin(self, c, session, "WaitRequest"))
 		return fail(e, *no);
-	if (!p) {
-		const auto& o = d->second;
-		return sd_bus_reply_method_return(m, "stts", o.verdict.c_str(), o.grant, o.expires_us, o.reason.c_str());
-	}
+	if (!p)
+		return sd_bus_reply_method_return(m, "stts", Impl::outcome_word(o->verdict).c_str(), o->grant,
+						  o->verdict == policy::Verdict::issue ? wall_usec(o->deadline_boot_ns) : 0,
+						  o->reason.c_str());
 	self->waiters.emplace(rid, MessagePtr(sd_bus_message_ref(m)));
 	return 1;
 }
@@ -1097,25 +1107,11 @@ int approve(sd_bus_message* m, void* ud, sd_bus_error* e)
 	if (rid == 0)
 		return fail(e, zero_id("request"));
 	DECODE(why, text_arg("note", note, false));
-	auto p = self->pending_request(rid);
-	if (!p) {
-		if (self->decided.count(rid))
-			return fail(e, kErrorNotPending, "request " + std::to_string(rid) + " is not pending (it was " +
-								 self->decided[rid].verdict + ")");
-		return fail(e, kErrorNoSuchRequest, "no request " + std::to_string(rid));
-	}
+	(void)why; // the Approval record names who and when; notes are not recorded yet
 	auto d = self->auth.approve(rid, c.id.uid);
 	if (!d)
-		return fail(e, kErrorFailed, d.error().message);
-	if (d->verdict != policy::Verdict::issue) {
-		self->decide(rid, {p->session, "denied", 0, 0, d->reason});
-		return fail(e, kErrorFailed, "request " + std::to_string(rid) + " could not be issued: " + d->reason);
-	}
-	std::uint64_t expires = wall_usec(d->deadline_boot_ns);
-	self->emit_grant_issued(d->grant_id);
-	self->decide(rid, {p->session, "issued", d->grant_id, expires,
-			   "approved by uid " + std::to_string(c.id.uid) + (why.empty() ? "" : ": " + why)});
-	return sd_bus_reply_method_return(m, "tt", d->grant_id, expires);
+		return fail(e, error_name(d.error()), d.error().message);
+	return sd_bus_reply_method_return(m, "tt", d->grant_id, wall_usec(d->deadline_boot_ns));
 }
 
 int deny(sd_bus_message* m, void* ud, sd_bus_error* e)
@@ -1130,16 +1126,8 @@ int deny(sd_bus_message* m, void* ud, sd_bus_error* e)
 	if (rid == 0)
 		return fail(e, zero_id("request"));
 	DECODE(why, text_arg("reason", reason, true));
-	auto p = self->pending_request(rid);
-	if (!p) {
-		if (self->decided.count(rid))
-			return fail(e, kErrorNotPending, "request " + std::to_string(rid) + " is not pending (it was " +
-								 self->decided[rid].verdict + ")");
-		return fail(e, kErrorNoSuchRequest, "no request " + std::to_string(rid));
-	}
-	if (auto done = self->auth.deny(rid, c.id.uid); !done)
-		return fail(e, kErrorFailed, done.error().message);
-	self->decide(rid, {p->session, "denied", 0, 0, why});
+	if (auto done = self->auth.deny(rid, c.id.uid, why); !done)
+		return fail(e, error_name(done.error()), done.error().message);
 	return sd_bus_reply_method_return(m, "");
 }
 
@@ -1150,12 +1138,10 @@ int revoke_common(Impl* self, sd_bus_message* m, sd_bus_error* e, const Caller& 
 	if (gid == 0)
 		return fail(e, zero_id("grant"));
 	DECODE(why, text_arg("reason", reason, true));
-	if (!self->grant_info(gid))
+	if (!self->auth.grant(gid))
 		return fail(e, kErrorNoSuchGrant, "no grant " + std::to_string(gid));
-	auto before = self->auth.grants();
 	if (auto done = self->auth.revoke(gid, c.id.uid, why); !done)
-		return fail(e, kErrorFailed, done.error().message);
-	self->emit_revoked(Impl::gone(before, self->auth.grants()), why);
+		return fail(e, error_name(done.error()), done.error().message);
 	return sd_bus_reply_method_return(m, "");
 }
 
@@ -1187,7 +1173,23 @@ int derive_session(sd_bus_message* m, void* ud, sd_bus_error* e)
 	DECODE(why, text_arg("purpose", purpose, true));
 	DECODE(ok, check_options("options", opts, {{"mode", 's'}}));
 	(void)ok;
-	return fail(e, kErrorFailed, "sub-agent sessions are not supported by this grantd yet");
+	std::optional<policy::Mode> mode;
+	if (auto it = opts.find("mode"); it != opts.end()) {
+		DECODE(md, mode_arg("options.mode", std::get<std::string>(it->second)));
+		mode = md;
+	}
+	auto derived = self->auth.derive_session(session, why, mode, c.id.uid);
+	if (!derived)
+		return fail(e, error_name(derived.error()), derived.error().message);
+	SessionId id = derived->id;
+	auto parent_info = self->auth.session(session);
+	if (auto ch = self->add_channel(id, parent_info ? parent_info->initiating_uid : c.id.uid); !ch) {
+		(void)self->auth.close_session(id, "its channel could not be created");
+		return fail(e, kErrorFailed, "could not create the session's channel: " + ch.error().message);
+	}
+	std::string path = session_path(id);
+	std::string channel = "unix:path=" + self->channels.at(id).path;
+	return sd_bus_reply_method_return(m, "uoss", id, path.c_str(), derived->cgroup.c_str(), channel.c_str());
 }
 
 int delegate(sd_bus_message* m, void* ud, sd_bus_error* e)
@@ -1205,14 +1207,24 @@ int delegate(sd_bus_message* m, void* ud, sd_bus_error* e)
 	CALLER(c);
 	if (child == 0)
 		return fail(e, zero_id("child"));
-	if (!self->auth.session(child))
+	auto target = self->auth.session(child);
+	if (!target)
 		return fail(e, kErrorNoSuchSession, "no session " + std::to_string(child));
+	if (!target->parent)
+		return fail(e, invalid("child", "session " + std::to_string(child) + " is not derived from another session"));
+	if (auto no = agent_or_admin(self, c, target->parent, "Delegate"))
+		return fail(e, *no);
 	DECODE(rights, rights_arg("rights", rights_in));
 	DECODE(resources, resources_arg("resources", resources_in));
 	DECODE(duration, duration_arg("ttl", ttl));
 	DECODE(why, text_arg("purpose", purpose, true));
-	(void)c, (void)rights, (void)resources, (void)duration, (void)why;
-	return fail(e, kErrorFailed, "delegation is not supported by this grantd yet");
+	audit::Requester requester{static_cast<std::uint32_t>(c.id.pid), c.id.uid, c.id.cgroup_id};
+	auto d = self->auth.delegate(child, rights, resources, duration, why, requester);
+	if (!d)
+		return fail(e, error_name(d.error(), kErrorInvalidArgument), d.error().message);
+	if (d->verdict != policy::Verdict::issue)
+		return fail(e, kErrorRefused, d->reason);
+	return sd_bus_reply_method_return(m, "tt", d->grant_id, wall_usec(d->deadline_boot_ns));
 }
 
 int list_sessions(sd_bus_message* m, void* ud, sd_bus_error* e)
@@ -1280,7 +1292,7 @@ int list_grants(sd_bus_message* m, void* ud, sd_bus_error* e)
 			r = append_strv(reply.get(), resource_texts(g.resources));
 		if (r >= 0)
 			r = sd_bus_message_append(reply.get(), "ssttb", g.rule.c_str(), g.purpose.c_str(),
-						  wall_usec(g.deadline_boot_ns), std::uint64_t{0}, g.baseline ? 1 : 0);
+						  wall_usec(g.deadline_boot_ns), g.parent_grant, g.baseline ? 1 : 0);
 		if (r >= 0)
 			r = sd_bus_message_close_container(reply.get());
 	}
@@ -1315,11 +1327,10 @@ int list_pending(sd_bus_message* m, void* ud, sd_bus_error* e)
 			r = append_strv(reply.get(), right_names(p.request.rights));
 		if (r >= 0)
 			r = append_strv(reply.get(), resource_texts(p.request.resources));
-		auto at = self->requested_us.find(p.id);
 		if (r >= 0)
 			r = sd_bus_message_append(reply.get(), "ssst", p.decision.rule.c_str(), p.request.purpose.c_str(),
 						  policy::format_duration(p.decision.ttl).c_str(),
-						  at == self->requested_us.end() ? std::uint64_t{0} : at->second);
+						  wall_usec(p.requested_boot_ns));
 		if (r >= 0)
 			r = sd_bus_message_close_container(reply.get());
 	}
@@ -1357,7 +1368,7 @@ int find_grant(sd_bus* b, const char* path, const char*, void* ud, void** found,
 	auto id = id_from_path(path, kGrantPrefix);
 	if (!id)
 		return 0;
-	auto g = self->grant_info(*id);
+	auto g = self->auth.grant(*id);
 	if (!g)
 		return 0;
 	if (sd_bus_message* m = sd_bus_get_current_message(b)) {
@@ -1389,7 +1400,7 @@ int session_property(sd_bus*, const char*, const char*, const char* property, sd
 	if (p == "Mode")
 		return sd_bus_message_append(reply, "s", mode_name(s.mode).c_str());
 	if (p == "Workspace")
-		return sd_bus_message_append(reply, "s", s.context.workspace.c_str());
+		return sd_bus_message_append(reply, "s", s.workspace.c_str());
 	if (p == "Cgroup")
 		return sd_bus_message_append(reply, "s", s.cgroup.c_str());
 	if (p == "Channel") {
@@ -1400,7 +1411,7 @@ int session_property(sd_bus*, const char*, const char*, const char* property, sd
 	if (p == "Parent")
 		return sd_bus_message_append(reply, "u", Impl::parent_of(s));
 	if (p == "Depth")
-		return sd_bus_message_append(reply, "u", std::uint32_t{0});
+		return sd_bus_message_append(reply, "u", s.depth);
 	if (p == "OpenedAt")
 		return sd_bus_message_append(reply, "t", wall_usec(s.opened_boot_ns));
 	if (p == "EndsAt")
@@ -1429,17 +1440,17 @@ int grant_property(sd_bus*, const char*, const char*, const char* property, sd_b
 	if (p == "Purpose")
 		return sd_bus_message_append(reply, "s", g.purpose.c_str());
 	if (p == "IssuedAt")
-		return sd_bus_message_append(reply, "t", std::uint64_t{0});
+		return sd_bus_message_append(reply, "t", wall_usec(g.issued_boot_ns));
 	if (p == "ExpiresAt")
 		return sd_bus_message_append(reply, "t", wall_usec(g.deadline_boot_ns));
 	if (p == "Baseline")
 		return sd_bus_message_append(reply, "b", g.baseline ? 1 : 0);
 	if (p == "ParentGrant")
-		return sd_bus_message_append(reply, "t", std::uint64_t{0});
+		return sd_bus_message_append(reply, "t", g.parent_grant);
 	if (p == "Request")
 		return sd_bus_message_append(reply, "t", g.from_request);
 	if (p == "ApprovedBy")
-		return sd_bus_message_append(reply, "u", kAutomatic);
+		return sd_bus_message_append(reply, "u", g.approved_by.value_or(kAutomatic));
 	return -ENOENT;
 }
 
@@ -1886,7 +1897,9 @@ Result<std::unique_ptr<Service>> Service::create(sd_event* event, sd_bus* bus, a
 	// Sessions the authority already holds (restored at start-up).
 	for (const auto& session : authority.sessions()) {
 		impl.watch_cgroup(session);
-		if (auto ch = impl.open_channel(session.id, session.initiating_uid); !ch)
+		auto ch = session.channel.empty() ? impl.add_channel(session.id, session.initiating_uid)
+						  : impl.open_channel(session.id, session.initiating_uid);
+		if (!ch)
 			impl.say("Failed to open session " + std::to_string(session.id) + "'s channel: " + ch.error().message);
 	}
 	impl.arm_sweep();
@@ -1910,6 +1923,11 @@ Service::~Service()
 		ch.connections.clear();
 	}
 	impl_->channels.clear();
+}
+
+void Service::on_change(const authority::Change& change)
+{
+	impl_->on_change(change);
 }
 
 void Service::kernel_event(const grantd_event& ev)

@@ -3,7 +3,9 @@
 // org.grantd1.Grant objects per id, their signals, and each session's own
 // peer-to-peer channel. It runs on the daemon's sd-event loop and also keeps
 // the authority's clocks: the sweep timer at the next grant deadline and the
-// watch that ends a session when its cgroup empties.
+// watch that ends a session when its cgroup empties. Signals come from the
+// authority's observer, so every change is announced once, whichever call
+// (or timer) made it.
 //
 // Handlers decode and check arguments (args.h), identify and authorize the
 // caller (caller.h), then change the authority, emit signals and reply. A
@@ -49,6 +51,10 @@ public:
 	~Service();
 	Service(const Service&) = delete;
 	Service& operator=(const Service&) = delete;
+
+	// The authority's observer (AuthorityOptions::on_change): signals,
+	// waiting WaitRequest calls, cgroup watches and channels follow it.
+	void on_change(const authority::Change& change);
 
 	// A decision from the kernel's ring: AccessDenied for denials.
 	void kernel_event(const grantd_event& event);

@@ -53,11 +53,6 @@ name = "workspace-read"
 rights = ["read"]
 paths = ["{workspace}"]
 
-[[baseline]]
-name = "grantd-channel"
-rights = ["connect"]
-endpoints = ["unix:/run/grantd/session"]
-
 [[grantable]]
 name = "edit-source"
 rights = ["write", "create", "delete"]
@@ -78,6 +73,13 @@ rights = ["read", "exec", "map-exec"]
 paths = ["/usr/bin/apt-get", "/usr/bin/dpkg"]
 max_ttl = "10m"
 approval = "required"
+
+[[grantable]]
+name = "data-read"
+rights = ["read"]
+paths = ["/run/grantd-vm-bus/data"]
+max_ttl = "30m"
+approval = "auto"
 
 [[never]]
 name = "ssh-keys"
@@ -300,6 +302,11 @@ protected:
 		grantd::vmtest::write_file(kWs + "/README", "readme\n");
 		grantd::vmtest::write_file(kWs + "/src/parser/lexer.c", "int x;\n");
 		grantd::vmtest::write_file(kWs + "/scratch/notes", "n\n");
+		grantd::vmtest::mkdirs(kWs + "/tests");
+		grantd::vmtest::write_file(kWs + "/tests/t.c", "t\n");
+		grantd::vmtest::mkdirs(kDir + "/data");
+		grantd::vmtest::write_file(kDir + "/data/a", "alpha\n");
+		grantd::vmtest::write_file(kDir + "/data/b", "beta\n");
 		grantd::vmtest::write_file(kProfiles + "/vm-coding.toml", kProfile);
 		// The VM's / is an overlay: these vanish at poweroff.
 		if (!::getgrnam("grantd-audit") || !::getgrnam("grantd-admin")) {
@@ -374,7 +381,9 @@ protected:
 		return o;
 	}
 
-	std::string list_grants()
+	// "id:session:rule:expires,rights…,resources…" per grant; without the
+	// expiry (wall time, recomputed by each grantd from its boot-clock deadline) if asked.
+	std::string list_grants(bool with_expires = true)
 	{
 		Reply r = call(admin_.get(), false, kRoot, kManager, "ListGrants",
 			       [](sd_bus_message* m) { return sd_bus_message_append(m, "u", 0u); });
@@ -393,7 +402,8 @@ protected:
 			sd_bus_message_read_strv(r.message.get(), &rights);
 			sd_bus_message_read_strv(r.message.get(), &resources);
 			sd_bus_message_read(r.message.get(), "ssttb", &rule, &purpose, &expires, &parent, &baseline);
-			out += std::to_string(id) + ":" + std::to_string(session) + ":" + rule + ":" + std::to_string(expires);
+			out += std::to_string(id) + ":" + std::to_string(session) + ":" + rule +
+			       (with_expires ? ":" + std::to_string(expires) : "");
 			for (char** p = rights; p && *p; p++) {
 				out += std::string(",") + *p;
 				std::free(*p);
@@ -760,6 +770,199 @@ TEST_F(Bus, MalformedInputIsRefusedPreciselyAndChangesNothing)
 	EXPECT_EQ(agent.rfind("error org.grantd1.Error.InvalidArgument: argument 'ttl'", 0), 0u) << agent;
 	EXPECT_EQ(list_grants(), grants);
 	EXPECT_EQ(list_pending(), pending);
+}
+
+std::string delegate(sd_bus* bus, std::uint32_t child, const std::vector<std::string>& rights,
+		     const std::vector<std::string>& resources, const std::string& ttl, const std::string& purpose)
+{
+	Reply r = call(bus, true, kRoot, kManager, "Delegate", [&](sd_bus_message* m) {
+		int x = sd_bus_message_append(m, "u", child);
+		if (x >= 0)
+			x = append_strv(m, rights);
+		if (x >= 0)
+			x = append_strv(m, resources);
+		if (x >= 0)
+			x = sd_bus_message_append(m, "ss", ttl.c_str(), purpose.c_str());
+		return x;
+	});
+	if (!r.ok())
+		return "error " + r.error;
+	std::uint64_t grant = 0, expires = 0;
+	sd_bus_message_read(r.message.get(), "tt", &grant, &expires);
+	return "issued grant=" + std::to_string(grant);
+}
+
+// A sub-agent reads what its parent delegated and nothing else; revoking the
+// parent's grant cuts it off.
+TEST_F(Bus, DerivedSubAgentGetsOnlyWhatWasDelegated)
+{
+	Opened parent = open_session("lead agent");
+	ASSERT_NE(parent.id, 0u);
+	Resident resident(parent.cgroup);
+	std::string data = kDir + "/data";
+	std::string granted = as_agent(parent.cgroup, parent.channel, [&](sd_bus* b) {
+		return request_grant(b, true, 0, {"read"}, {data}, "10m", "read the data set");
+	});
+	ASSERT_EQ(granted.rfind("issued", 0), 0u) << granted;
+	std::uint64_t parent_grant = field(granted, "grant");
+
+	std::string derived = as_agent(parent.cgroup, parent.channel, [&](sd_bus* b) {
+		Reply r = call(b, true, kRoot, kManager, "DeriveSession",
+			       [](sd_bus_message* m) { return sd_bus_message_append(m, "usa{sv}", 0u, "summarise a", 0); });
+		if (!r.ok())
+			return "error " + r.error;
+		std::uint32_t id = 0;
+		const char *path = nullptr, *cgroup = nullptr, *channel = nullptr;
+		sd_bus_message_read(r.message.get(), "uoss", &id, &path, &cgroup, &channel);
+		return std::to_string(id) + " " + cgroup + " " + channel;
+	});
+	ASSERT_EQ(derived.find("error"), std::string::npos) << derived;
+	std::uint32_t child = static_cast<std::uint32_t>(std::stoul(derived));
+	std::string child_cgroup = derived.substr(derived.find(' ') + 1);
+	std::string child_channel = child_cgroup.substr(child_cgroup.find(' ') + 1);
+	child_cgroup = child_cgroup.substr(0, child_cgroup.find(' '));
+	EXPECT_EQ(child_cgroup.rfind(parent.cgroup + "/", 0), 0u) << "the child's cgroup is below its parent's";
+	Resident child_resident(child_cgroup);
+
+	int err = 0;
+	EXPECT_EQ(grantd::vmtest::read_in_cgroup(child_cgroup, data + "/a", &err), "");
+	EXPECT_EQ(err, EACCES) << "a new sub-agent holds nothing";
+	std::string delegated = as_agent(parent.cgroup, parent.channel, [&](sd_bus* b) {
+		return delegate(b, child, {"read"}, {data + "/a"}, "5m", "summarise a");
+	});
+	ASSERT_EQ(delegated.rfind("issued", 0), 0u) << delegated;
+	std::uint64_t child_grant = field(delegated, "grant");
+	std::string wider = as_agent(parent.cgroup, parent.channel, [&](sd_bus* b) {
+		return delegate(b, child, {"read", "write"}, {data + "/a"}, "5m", "more than I have");
+	});
+	EXPECT_EQ(wider.rfind("error org.grantd1.Error.Refused", 0), 0u) << wider;
+
+	EXPECT_EQ(grantd::vmtest::read_in_cgroup(child_cgroup, data + "/a", &err), "alpha\n");
+	EXPECT_EQ(err, 0);
+	grantd::vmtest::read_in_cgroup(child_cgroup, data + "/b", &err);
+	EXPECT_EQ(err, EACCES);
+	grantd::vmtest::read_in_cgroup(child_cgroup, kWs + "/README", &err);
+	EXPECT_EQ(err, EACCES) << "the parent's baseline is not the child's";
+	grantd::vmtest::read_in_cgroup(parent.cgroup, data + "/b", &err);
+	EXPECT_EQ(err, 0);
+
+	// The child, on its own channel, sees its own grants only and cannot delegate to itself.
+	std::string seen = as_agent(child_cgroup, child_channel, [&](sd_bus* b) {
+		Reply r = call(b, true, kRoot, kManager, "ListGrants",
+			       [](sd_bus_message* m) { return sd_bus_message_append(m, "u", 0u); });
+		if (!r.ok())
+			return "error " + r.error;
+		std::string out;
+		sd_bus_message_enter_container(r.message.get(), 'a', "(tuasasssttb)");
+		while (sd_bus_message_enter_container(r.message.get(), 'r', "tuasasssttb") > 0) {
+			std::uint64_t id = 0;
+			std::uint32_t session = 0;
+			sd_bus_message_read(r.message.get(), "tu", &id, &session);
+			out += std::to_string(session) + " ";
+			sd_bus_message_skip(r.message.get(), "asasssttb");
+			sd_bus_message_exit_container(r.message.get());
+		}
+		out += "| " + delegate(b, child, {"read"}, {data + "/b"}, "5m", "myself");
+		return out;
+	});
+	EXPECT_EQ(seen.substr(0, seen.find('|')).find(std::to_string(parent.id) + " "), std::string::npos) << seen;
+	EXPECT_NE(seen.find("| error org.grantd1.Error.AccessDenied"), std::string::npos) << seen;
+
+	Reply revoked = call(admin_.get(), false, kRoot, kManager, "Revoke", [&](sd_bus_message* m) {
+		return sd_bus_message_append(m, "ts", parent_grant, "the data set is withdrawn");
+	});
+	ASSERT_TRUE(revoked.ok()) << revoked.error;
+	EXPECT_TRUE(wait_signal("GrantRevoked " + std::to_string(child_grant), 10s)) << "no cascade to the derived grant";
+	grantd::vmtest::read_in_cgroup(child_cgroup, data + "/a", &err);
+	EXPECT_EQ(err, EACCES) << "revoking the parent grant did not cut the child off";
+	child_resident.kill();
+	resident.kill();
+	EXPECT_TRUE(wait_signal("SessionClosed " + std::to_string(parent.id), 20s));
+}
+
+// kill -9 mid-session: the restarted grantd has every session, grant and
+// pending request, the kernel enforced them throughout, and nothing revoked
+// came back.
+TEST_F(Bus, KilledDaemonRestoresSessionsGrantsAndPending)
+{
+	Opened s = open_session("survives a crash");
+	ASSERT_NE(s.id, 0u);
+	Resident resident(s.cgroup);
+	std::string lexer = kWs + "/src/parser/lexer.c", test_file = kWs + "/tests/t.c";
+	std::string kept = as_agent(s.cgroup, s.channel, [&](sd_bus* b) {
+		return request_grant(b, true, 0, {"write"}, {kWs + "/src/parser"}, "20m", "keep editing");
+	});
+	ASSERT_EQ(kept.rfind("issued", 0), 0u) << kept;
+	std::string gone = as_agent(s.cgroup, s.channel, [&](sd_bus* b) {
+		return request_grant(b, true, 0, {"write"}, {kWs + "/tests"}, "20m", "edit tests");
+	});
+	ASSERT_EQ(gone.rfind("issued", 0), 0u) << gone;
+	std::uint64_t kept_grant = field(kept, "grant"), gone_grant = field(gone, "grant");
+	Reply revoked = call(admin_.get(), false, kRoot, kManager, "Revoke",
+			     [&](sd_bus_message* m) { return sd_bus_message_append(m, "ts", gone_grant, "no tests today"); });
+	ASSERT_TRUE(revoked.ok()) << revoked.error;
+	std::string pending = as_agent(s.cgroup, s.channel, [&](sd_bus* b) {
+		return request_grant(b, true, 0, {"exec"}, {"/usr/bin/apt-get"}, "5m", "install after the crash");
+	});
+	ASSERT_EQ(pending.rfind("pending", 0), 0u) << pending;
+	std::uint64_t request = field(pending, "request");
+	std::string grants_before = list_grants(false);
+
+	// A governed probe checks both rules until it finds kDir/ws/stop.
+	std::string stop = kWs + "/stop";
+	::unlink(stop.c_str());
+	std::fflush(nullptr);
+	pid_t probe = ::fork();
+	if (probe == 0) {
+		if (!grantd::move_to_cgroup(s.cgroup, 0))
+			_exit(2);
+		int checks = 0;
+		while (::access(stop.c_str(), F_OK) != 0) {
+			if (try_open(lexer, O_WRONLY | O_APPEND) != 0)
+				_exit(10);
+			if (try_open(test_file, O_WRONLY | O_APPEND) != EACCES)
+				_exit(11);
+			checks++;
+			::usleep(20000);
+		}
+		_exit(checks > 10 ? 0 : 12);
+	}
+
+	daemon_->kill9();
+	std::this_thread::sleep_for(1s);
+	std::string started = daemon_->start();
+	ASSERT_EQ(started, "");
+	EXPECT_NE(daemon_->log().find("restored "), std::string::npos);
+
+	EXPECT_EQ(list_grants(false), grants_before);
+	EXPECT_NE(list_grants().find(std::to_string(kept_grant) + ":" + std::to_string(s.id) + ":"), std::string::npos);
+	EXPECT_EQ(list_grants().find(std::to_string(gone_grant) + ":"), std::string::npos) << "a revoked grant came back";
+	EXPECT_NE(list_pending().find(std::to_string(request) + ":" + std::to_string(s.id)), std::string::npos);
+
+	// The channel is back, and the pending request can still be approved and waited on.
+	AgentCall waiting = start_agent(s.cgroup, s.channel, [&](sd_bus* b) {
+		Reply r = call(b, true, kRoot, kManager, "WaitRequest",
+			       [&](sd_bus_message* m) { return sd_bus_message_append(m, "t", request); }, 120000000);
+		if (!r.ok())
+			return "error " + r.error;
+		const char *verdict = nullptr, *reason = nullptr;
+		std::uint64_t g = 0, expires = 0;
+		sd_bus_message_read(r.message.get(), "stts", &verdict, &g, &expires, &reason);
+		return std::string(verdict);
+	});
+	std::this_thread::sleep_for(1s);
+	Reply approved = call(admin_.get(), false, kRoot, kManager, "Approve",
+			      [&](sd_bus_message* m) { return sd_bus_message_append(m, "ts", request, "after the crash"); });
+	EXPECT_TRUE(approved.ok()) << approved.error;
+	EXPECT_EQ(waiting.collect(), "issued");
+
+	grantd::vmtest::write_file(stop, "");
+	int status = 0;
+	::waitpid(probe, &status, 0);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		<< "the probe saw enforcement change across the restart (status " << status << ")";
+	EXPECT_EQ(write_in(s.cgroup, lexer), 0);
+	EXPECT_EQ(write_in(s.cgroup, test_file), EACCES);
 }
 
 // Last: everything above left a chain that verifies.
