@@ -91,6 +91,10 @@ Options:
   --bus BUS           where to serve org.grantd1: "system" (default), "none"
                       (session channels only), or a D-Bus address such as
                       unix:path=/run/test-bus (a private dbus-daemon)
+  --kernel-only       load, pin and report only: no authority, no bus, no
+                      channels, no state or provenance log. Sessions and rules
+                      are whatever the pinned maps hold (tests of the kernel
+                      side write them directly).
   --report-allows     also report allowed decisions of governed tasks
   --event-rate N      report at most N decisions per session per second
                       (default 1000; 0: no limit). Decisions over the limit
@@ -121,6 +125,7 @@ struct Options {
 	std::string state_dir = "/var/lib/grantd";
 	std::string admin_group = "grantd-admin";
 	std::string bus = "system";
+	bool kernel_only = false;
 	bool report_allows = false;
 	std::uint32_t event_rate = 1000;
 	bool check = false;
@@ -150,6 +155,7 @@ int parse(int argc, char** argv, Options& o)
 		kStateDir,
 		kAdminGroup,
 		kBus,
+		kKernelOnly,
 		kReportAllows,
 		kEventRate,
 		kCheck,
@@ -164,6 +170,7 @@ int parse(int argc, char** argv, Options& o)
 		{"state-dir", required_argument, nullptr, kStateDir},
 		{"admin-group", required_argument, nullptr, kAdminGroup},
 		{"bus", required_argument, nullptr, kBus},
+		{"kernel-only", no_argument, nullptr, kKernelOnly},
 		{"report-allows", no_argument, nullptr, kReportAllows},
 		{"event-rate", required_argument, nullptr, kEventRate},
 		{"check", no_argument, nullptr, kCheck},
@@ -200,6 +207,9 @@ int parse(int argc, char** argv, Options& o)
 			if (!*optarg)
 				return usage_error("--bus needs \"system\", \"none\" or a D-Bus address");
 			o.bus = optarg;
+			break;
+		case kKernelOnly:
+			o.kernel_only = true;
 			break;
 		case kReportAllows:
 			o.report_allows = true;
@@ -429,7 +439,8 @@ int run(Options& o)
 	}
 
 	std::map<std::string, grantd::policy::Profile> profiles;
-	if (::access(o.profiles_dir.c_str(), F_OK) != 0) {
+	if (o.kernel_only) {
+	} else if (::access(o.profiles_dir.c_str(), F_OK) != 0) {
 		log("no profile directory " + o.profiles_dir + "; no session can be opened until one exists and grantd restarts");
 	} else {
 		auto loaded = grantd::authority::load_profiles(o.profiles_dir);
@@ -442,40 +453,45 @@ int run(Options& o)
 			log("profile " + name + " loaded from " + o.profiles_dir);
 	}
 
-	if (auto made = make_dirs(o.state_dir, 0750); !made) {
-		log("Failed to create the state directory: " + made.error().message);
-		return 1;
-	}
-	std::string log_path = o.state_dir + "/provenance.log";
-	std::string head_path = o.state_dir + "/provenance.head";
-	auto stored_head = read_head(head_path);
-	if (!stored_head) {
-		log("Failed to read the provenance head: " + stored_head.error().message);
-		return 1;
-	}
+	std::string log_path, head_path;
 	bool journal_failed = false;
 	// Stored once per main loop iteration (see head_writer below), not per record.
 	bool head_dirty = false;
-	grantd::audit::OpenOptions log_options;
-	log_options.truncate_torn_tail = true;
-	log_options.expected_head = stored_head.value();
-	log_options.on_append = [&](const grantd::audit::Record& record) {
-		head_dirty = true;
-		if (auto sent = grantd::audit::send_to_journal(record); !sent && !journal_failed) {
-			journal_failed = true;
-			log("Failed to send provenance records to journald (not logged again): " + sent.error().message);
+	std::optional<grantd::audit::ProvenanceLog> provenance;
+	if (!o.kernel_only) {
+		if (auto made = make_dirs(o.state_dir, 0750); !made) {
+			log("Failed to create the state directory: " + made.error().message);
+			return 1;
 		}
-	};
-	auto provenance = grantd::audit::ProvenanceLog::open(log_path, log_options);
-	if (!provenance) {
-		log("Failed to open the provenance log: " + provenance.error().message);
-		return 1;
+		log_path = o.state_dir + "/provenance.log";
+		head_path = o.state_dir + "/provenance.head";
+		auto stored_head = read_head(head_path);
+		if (!stored_head) {
+			log("Failed to read the provenance head: " + stored_head.error().message);
+			return 1;
+		}
+		grantd::audit::OpenOptions log_options;
+		log_options.truncate_torn_tail = true;
+		log_options.expected_head = stored_head.value();
+		log_options.on_append = [&](const grantd::audit::Record& record) {
+			head_dirty = true;
+			if (auto sent = grantd::audit::send_to_journal(record); !sent && !journal_failed) {
+				journal_failed = true;
+				log("Failed to send provenance records to journald (not logged again): " + sent.error().message);
+			}
+		};
+		auto opened_log = grantd::audit::ProvenanceLog::open(log_path, log_options);
+		if (!opened_log) {
+			log("Failed to open the provenance log: " + opened_log.error().message);
+			return 1;
+		}
+		provenance.emplace(std::move(opened_log.value()));
+		if (provenance->repair())
+			log("provenance log " + log_path + ": cut off a torn final record at offset " +
+			    std::to_string(provenance->repair()->offset) + " (" + std::to_string(provenance->repair()->bytes_removed) +
+			    " bytes): " + provenance->repair()->what);
+		write_head(head_path, provenance->head());
 	}
-	if (provenance->repair())
-		log("provenance log " + log_path + ": cut off a torn final record at offset " +
-		    std::to_string(provenance->repair()->offset) + " (" + std::to_string(provenance->repair()->bytes_removed) +
-		    " bytes): " + provenance->repair()->what);
-	write_head(head_path, provenance->head());
 
 	auto loader = grantd::Loader::load({.pin_dir = o.pin_dir});
 	if (!loader) {
@@ -505,29 +521,33 @@ int run(Options& o)
 	    std::to_string(root->second) + ")");
 
 	grantd::bus::Service* service_ptr = nullptr;
-	grantd::authority::AuthorityOptions authority_options;
-	authority_options.state_path = o.state_dir + "/state";
-	authority_options.on_change = [&service_ptr](const grantd::authority::Change& change) {
-		if (service_ptr)
-			service_ptr->on_change(change);
-	};
-	grantd::authority::Authority authority(maps.value(), o.cgroup_root, profiles, provenance.value(),
-					       authority_options);
-	auto restored = authority.restore();
-	if (!restored) {
-		log("Failed to restore sessions and grants: " + restored.error().message +
-		    " (the pinned maps keep enforcing what they hold)");
-		return 1;
+	std::unique_ptr<grantd::authority::Authority> authority;
+	if (!o.kernel_only) {
+		grantd::authority::AuthorityOptions authority_options;
+		authority_options.state_path = o.state_dir + "/state";
+		authority_options.on_change = [&service_ptr](const grantd::authority::Change& change) {
+			if (service_ptr)
+				service_ptr->on_change(change);
+		};
+		authority = std::make_unique<grantd::authority::Authority>(maps.value(), o.cgroup_root, profiles,
+									   *provenance, authority_options);
+		auto restored = authority->restore();
+		if (!restored) {
+			log("Failed to restore sessions and grants: " + restored.error().message +
+			    " (the pinned maps keep enforcing what they hold)");
+			return 1;
+		}
+		if (restored->fresh)
+			log("no saved state in " + authority_options.state_path + ": starting with no sessions");
+		else
+			log("restored " + std::to_string(restored->sessions) + " sessions, " + std::to_string(restored->grants) +
+			    " grants, " + std::to_string(restored->pending) + " pending requests; " +
+			    std::to_string(restored->expired) + " grants expired while grantd was down, " +
+			    std::to_string(restored->stale_entries) + " stale kernel entries removed");
+		for (const auto& line : restored->dropped)
+			log("dropped on restore: " + line);
+
 	}
-	if (restored->fresh)
-		log("no saved state in " + authority_options.state_path + ": starting with no sessions");
-	else
-		log("restored " + std::to_string(restored->sessions) + " sessions, " + std::to_string(restored->grants) +
-		    " grants, " + std::to_string(restored->pending) + " pending requests; " +
-		    std::to_string(restored->expired) + " grants expired while grantd was down, " +
-		    std::to_string(restored->stale_entries) + " stale kernel entries removed");
-	for (const auto& line : restored->dropped)
-		log("dropped on restore: " + line);
 
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -545,7 +565,7 @@ int run(Options& o)
 	sd_event_add_signal(event.get(), nullptr, SIGINT, on_signal, &loop);
 
 	std::unique_ptr<sd_bus, BusUnref> bus;
-	if (o.bus != "none") {
+	if (o.bus != "none" && !o.kernel_only) {
 		auto connected = connect_bus(o.bus);
 		if (!connected) {
 			log("Failed to connect to the bus: " + connected.error().message +
@@ -559,29 +579,37 @@ int run(Options& o)
 		}
 	}
 
-	grantd::bus::ServiceOptions service_options;
-	service_options.runtime_dir = o.runtime_dir;
-	service_options.cgroup_mount = cgroup_mount.value();
-	service_options.cgroup_root = o.cgroup_root;
-	service_options.admin_group = o.admin_group;
-	service_options.profiles = profiles;
-	service_options.log = log;
-	auto service = grantd::bus::Service::create(event.get(), bus.get(), authority, provenance.value(),
-						    std::move(service_options));
-	if (!service) {
-		log("Failed to set up the D-Bus service: " + service.error().message);
-		return 1;
+	std::unique_ptr<grantd::bus::Service> service;
+	if (authority) {
+		grantd::bus::ServiceOptions service_options;
+		service_options.runtime_dir = o.runtime_dir;
+		service_options.cgroup_mount = cgroup_mount.value();
+		service_options.cgroup_root = o.cgroup_root;
+		service_options.admin_group = o.admin_group;
+		service_options.profiles = profiles;
+		service_options.log = log;
+		auto created = grantd::bus::Service::create(event.get(), bus.get(), *authority, *provenance,
+							    std::move(service_options));
+		if (!created) {
+			log("Failed to set up the D-Bus service: " + created.error().message);
+			return 1;
+		}
+		service = std::move(created.value());
+
 	}
 
 	// Kernel decisions: logged one line each, appended to the provenance log
 	// one batch per wakeup, denials signalled.
 	std::vector<grantd::audit::Body> batch;
-	grantd::bus::Service* svc = service->get();
+	grantd::bus::Service* svc = service.get();
 	service_ptr = svc;
-	auto events = grantd::EventReader::open(maps->events_fd(), [&batch, svc](const grantd_event& e) {
+	bool record = provenance.has_value();
+	auto events = grantd::EventReader::open(maps->events_fd(), [&batch, svc, record](const grantd_event& e) {
 		std::fprintf(stderr, "grantd: event %s\n", grantd::format_event(e).c_str());
-		batch.push_back(grantd::audit::kernel_decision(e));
-		svc->kernel_event(e);
+		if (record)
+			batch.push_back(grantd::audit::kernel_decision(e));
+		if (svc)
+			svc->kernel_event(e);
 	});
 	if (!events) {
 		log("Failed to open events: " + events.error().message);
