@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace {
@@ -191,53 +192,102 @@ private:
 	std::uint64_t next_cgroup_ = 1u << 20;
 };
 
+// An authority over real maps, a workspace with `files` files under the
+// directory the last grantable rule names, and a provenance log.
+class Bench {
+public:
+	static constexpr int kRules = 100;
+
+	Bench(benchmark::State& state, bool sync, int files = 1)
+	{
+		if (!maps_.writer()) {
+			error_ = maps_.error();
+			return;
+		}
+		ws_ = dir_ / "ws";
+		std::string leaf = ws_ + "/d" + std::to_string(kRules - 1) + "/src";
+		fs::create_directories(leaf);
+		for (int i = 0; i < files; i++)
+			std::ofstream(leaf + "/f" + std::to_string(i) + ".c") << "int f(void);\n";
+		fs::create_directories(dir_ / "profiles");
+		std::ofstream(dir_ / "profiles/bench.toml") << profile_text(kRules);
+		auto profiles = grantd::authority::load_profiles(dir_ / "profiles");
+		if (!profiles) {
+			error_ = profiles.error().message;
+			return;
+		}
+		grantd::audit::OpenOptions options;
+		options.durability =
+			sync ? grantd::audit::Durability::sync_each_append : grantd::audit::Durability::page_cache;
+		auto log = grantd::audit::ProvenanceLog::open(dir_ / "provenance.log", options);
+		if (!log) {
+			error_ = log.error().message;
+			return;
+		}
+		log_ = std::make_unique<grantd::audit::ProvenanceLog>(std::move(log.value()));
+		authority_ = std::make_unique<grantd::authority::Authority>(
+			std::make_unique<MapsOnlyEnforcer>(*maps_.writer()), "/bench/cgroup", std::move(profiles.value()),
+			*log_);
+		(void)state;
+	}
+	bool ok(benchmark::State& state) const
+	{
+		if (!error_.empty())
+			state.SkipWithError(error_.c_str());
+		return error_.empty();
+	}
+	grantd::authority::Authority& authority() { return *authority_; }
+	std::optional<grantd::authority::SessionId> open(benchmark::State& state)
+	{
+		auto s = authority_->open_session("bench", ws_, "benchmark", ::getuid(), grantd::policy::Mode::enforce);
+		if (!s) {
+			state.SkipWithError(s.error().message.c_str());
+			return std::nullopt;
+		}
+		return s->id;
+	}
+	grantd::policy::Resource file(int i) const
+	{
+		return grantd::policy::parse_resource(ws_ + "/d" + std::to_string(kRules - 1) + "/src/f" +
+						      std::to_string(i) + ".c")
+			.value();
+	}
+	std::optional<grantd::authority::GrantId> issue(benchmark::State& state, grantd::authority::SessionId s, int i)
+	{
+		auto d = authority_->request(s, {Right::read, Right::write}, {file(i)}, 10min, "fix the lexer",
+					     grantd::audit::Requester{1, 0, 1});
+		if (!d || d->verdict != grantd::policy::Verdict::issue) {
+			state.SkipWithError(d ? d->reason.c_str() : d.error().message.c_str());
+			return std::nullopt;
+		}
+		return d->grant_id;
+	}
+
+private:
+	ScratchMaps maps_;
+	ScratchDir dir_;
+	std::string ws_;
+	std::string error_;
+	std::unique_ptr<grantd::audit::ProvenanceLog> log_;
+	std::unique_ptr<grantd::authority::Authority> authority_;
+};
+
 // Issue (and, outside the timing, revoke) one grant on a file in a session
 // whose profile has 100 grantable rules. Arg: 0 page cache, 1 fdatasync.
 void BM_IssueGrant(benchmark::State& state)
 {
-	ScratchMaps maps;
-	if (!maps.writer()) {
-		state.SkipWithError(maps.error().c_str());
+	Bench b(state, state.range(0) != 0);
+	if (!b.ok(state))
 		return;
-	}
-	ScratchDir dir;
-	std::string ws = dir / "ws";
-	constexpr int kRules = 100;
-	fs::create_directories(ws + "/d" + std::to_string(kRules - 1) + "/src");
-	std::ofstream(ws + "/d" + std::to_string(kRules - 1) + "/src/lexer.c") << "int lex(void);\n";
-	fs::create_directories(dir / "profiles");
-	std::ofstream(dir / "profiles/bench.toml") << profile_text(kRules);
-	auto profiles = grantd::authority::load_profiles(dir / "profiles");
-	if (!profiles) {
-		state.SkipWithError(profiles.error().message.c_str());
+	auto session = b.open(state);
+	if (!session)
 		return;
-	}
-	grantd::audit::OpenOptions options;
-	options.durability =
-		state.range(0) ? grantd::audit::Durability::sync_each_append : grantd::audit::Durability::page_cache;
-	auto log = grantd::audit::ProvenanceLog::open(dir / "provenance.log", options);
-	if (!log) {
-		state.SkipWithError(log.error().message.c_str());
-		return;
-	}
-	grantd::authority::Authority authority(std::make_unique<MapsOnlyEnforcer>(*maps.writer()), "/bench/cgroup",
-					       std::move(profiles.value()), log.value());
-	auto session = authority.open_session("bench", ws, "benchmark", ::getuid(), grantd::policy::Mode::enforce);
-	if (!session) {
-		state.SkipWithError(session.error().message.c_str());
-		return;
-	}
-	auto resource =
-		grantd::policy::parse_resource(ws + "/d" + std::to_string(kRules - 1) + "/src/lexer.c").value();
 	for (auto _ : state) {
-		auto d = authority.request(session->id, {Right::read, Right::write}, {resource}, 10min, "fix the lexer",
-					   grantd::audit::Requester{1, 0, 1});
-		if (!d || d->verdict != grantd::policy::Verdict::issue) {
-			state.SkipWithError(d ? d->reason.c_str() : d.error().message.c_str());
+		auto grant = b.issue(state, *session, 0);
+		if (!grant)
 			break;
-		}
 		state.PauseTiming();
-		auto revoked = authority.revoke(d->grant_id, 0, "benchmark");
+		auto revoked = b.authority().revoke(*grant, 0, "benchmark");
 		state.ResumeTiming();
 		if (!revoked) {
 			state.SkipWithError(revoked.error().message.c_str());
@@ -246,6 +296,54 @@ void BM_IssueGrant(benchmark::State& state)
 	}
 }
 BENCHMARK(BM_IssueGrant)->Arg(0)->Arg(1)->ArgName("sync");
+
+// Opening a session (no baseline rules: the session's cgroup and map entry
+// and its provenance record), closed outside the timing. Page cache.
+void BM_OpenSession(benchmark::State& state)
+{
+	Bench b(state, false);
+	if (!b.ok(state))
+		return;
+	for (auto _ : state) {
+		auto s = b.open(state);
+		if (!s)
+			break;
+		state.PauseTiming();
+		auto closed = b.authority().close_session(*s, "benchmark");
+		state.ResumeTiming();
+		if (!closed) {
+			state.SkipWithError(closed.error().message.c_str());
+			break;
+		}
+	}
+}
+BENCHMARK(BM_OpenSession);
+
+// Closing a session that holds 1,000 grants on 1,000 files (issued outside
+// the timing): every rule removed from the kernel, the revocations recorded.
+void BM_CloseSession(benchmark::State& state)
+{
+	int grants = static_cast<int>(state.range(0));
+	Bench b(state, false, grants);
+	if (!b.ok(state))
+		return;
+	for (auto _ : state) {
+		state.PauseTiming();
+		auto s = b.open(state);
+		for (int i = 0; s && i < grants; i++)
+			if (!b.issue(state, *s, i))
+				s.reset();
+		state.ResumeTiming();
+		if (!s)
+			break;
+		auto closed = b.authority().close_session(*s, "benchmark");
+		if (!closed) {
+			state.SkipWithError(closed.error().message.c_str());
+			break;
+		}
+	}
+}
+BENCHMARK(BM_CloseSession)->Arg(1000)->ArgName("grants")->Iterations(3)->Unit(benchmark::kMillisecond);
 
 // Arg: 0 page cache, 1 fdatasync.
 void BM_ProvenanceAppend(benchmark::State& state)

@@ -69,6 +69,9 @@ struct Options {
 	// Off by default: the build reads the compiler over 9p, and the guest
 	// clock then counts host I/O waits (6-31 s per build run to run).
 	bool build = false;
+	// Sessions x rules loaded for the at-scale measurements (issue 6: 10,000 x 100).
+	int scale_sessions = 10000;
+	int scale_rules = 100;
 	std::string exec_source; // the static binary, copied into kBinDir
 };
 Options opts;
@@ -476,6 +479,75 @@ private:
 	std::uint64_t cgroup_id_ = 0;
 };
 
+// Prints bpftool's view of a pinned map (its memlock is the kernel's estimate
+// of the map's memory).
+void map_memory(const std::string& name)
+{
+	std::string cmd = "bpftool -j map show pinned " GRANTD_PIN_DIR_DEFAULT "/maps/" + name + " 2>&1";
+	FILE* p = ::popen(cmd.c_str(), "r");
+	std::string out;
+	char buf[512];
+	while (p && std::fgets(buf, sizeof buf, p))
+		out += buf;
+	if (p)
+		::pclose(p);
+	while (!out.empty() && out.back() == '\n')
+		out.pop_back();
+	std::printf("BENCH-MAP %s %s\n", name.c_str(), out.c_str());
+}
+
+// 10,000 sessions x 100 rules in the maps (made-up cgroups and inodes: only
+// the maps' size matters), then the time to open and close one more session,
+// the maps' memory, and the governed and ungoverned loops again.
+void at_scale(grantd::MapsWriter& maps)
+{
+	const auto rule = grantd::make_file_rule(right(GRANTD_RIGHT_READ), GRANTD_NO_DEADLINE);
+	constexpr std::uint64_t kFakeCgroup = 1ull << 40;
+	constexpr std::uint32_t kFirstId = 100000;
+	constexpr std::uint32_t kFakeDev = 0xfff00;
+	auto fill = [&](std::uint32_t s) -> bool {
+		if (!maps.add_session(kFakeCgroup + s, kFirstId + s))
+			return false;
+		for (int j = 0; j < opts.scale_rules; j++) {
+			grantd::ObjectId o{kFakeDev, static_cast<std::uint64_t>(s) * opts.scale_rules + j + 1};
+			if (!maps.put_file_rule(kFirstId + s, o, rule))
+				return false;
+		}
+		return true;
+	};
+	std::uint64_t t0 = now_ns();
+	for (int s = 0; s < opts.scale_sessions; s++)
+		if (!fill(static_cast<std::uint32_t>(s))) {
+			std::printf("BENCH-ERROR at scale: filling session %d: %s\n", s, std::strerror(errno));
+			return;
+		}
+	std::uint64_t t1 = now_ns();
+	std::uint32_t extra = static_cast<std::uint32_t>(opts.scale_sessions);
+	bool ok = fill(extra);
+	std::uint64_t t2 = now_ns();
+	std::printf("BENCH-SCALE {\"sessions\":%d,\"rules_per_session\":%d,\"fill_s\":%.3f,"
+		    "\"open_session_ns\":%.0f}\n",
+		    opts.scale_sessions, opts.scale_rules, (t1 - t0) / 1e9, ok ? static_cast<double>(t2 - t1) : -1.0);
+	std::fflush(stdout);
+	for (const char* m : {"sessions", "file_rules", "net_rules"})
+		map_memory(m);
+	std::fflush(stdout);
+	{
+		BenchSession s(maps, 9, kMaxRules);
+		std::string cg = s.cgroup();
+		measure("governed-at-scale", kMaxRules, [cg] {
+			auto moved = grantd::move_to_cgroup(cg, 0);
+			return moved ? 0 : (moved.error().code ? moved.error().code : EIO);
+		});
+	}
+	measure("ungoverned-at-scale", -1, nullptr);
+	std::uint64_t t3 = now_ns();
+	auto removed = maps.remove_session(kFakeCgroup + extra);
+	std::uint64_t t4 = now_ns();
+	std::printf("BENCH-SCALE {\"close_session_ns\":%.0f}\n", removed ? static_cast<double>(t4 - t3) : -1.0);
+	std::fflush(stdout);
+}
+
 void run_grantd_variants(const std::string& grantd_bin)
 {
 	grantd::vmtest::Daemon daemon;
@@ -502,6 +574,8 @@ void run_grantd_variants(const std::string& grantd_bin)
 				return moved ? 0 : (moved.error().code ? moved.error().code : EIO);
 			});
 		}
+		if (opts.scale_sessions > 0)
+			at_scale(maps);
 		auto denied = maps.counters(GRANTD_HOOK_FILE_OPEN);
 		if (denied)
 			std::printf("BENCH-INFO grantd file_open allow=%llu deny=%llu\n",
@@ -563,8 +637,10 @@ int main(int argc, char** argv)
 			opts.scale = std::atof(a.c_str() + 8);
 		else if (a == "--build")
 			opts.build = true;
+		else if (a.rfind("--sessions=", 0) == 0)
+			opts.scale_sessions = std::atoi(a.c_str() + 11);
 		else {
-			std::fprintf(stderr, "usage: %s [--scale=F] [--build]\n", argv[0]);
+			std::fprintf(stderr, "usage: %s [--scale=F] [--build] [--sessions=N]\n", argv[0]);
 			return 2;
 		}
 	}
