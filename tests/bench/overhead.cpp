@@ -228,10 +228,14 @@ double in_child(const Prepare& prepare, const std::function<double()>& loop)
 	std::fflush(nullptr);
 	pid_t pid = ::fork();
 	if (pid == 0) {
-		::close(fds[0]);
-		int err = prepare ? prepare() : 0;
+		// Only stdio and the result pipe: every inherited fd (the floor's
+		// programs and links, grantd's maps) would otherwise be copied and
+		// closed again by each spawn in the exec loop, and counted.
+		int out = fds[1] == 3 ? 3 : ::dup3(fds[1], 3, O_CLOEXEC);
+		::close_range(4, ~0u, 0);
+		int err = out == 3 ? (prepare ? prepare() : 0) : EBADF;
 		double ns = err ? -1e9 - err : loop();
-		(void)!::write(fds[1], &ns, sizeof ns);
+		(void)!::write(out, &ns, sizeof ns);
 		_exit(0);
 	}
 	::close(fds[1]);
@@ -277,6 +281,15 @@ void measure(const std::string& variant, int rules, const Prepare& prepare, bool
 		n = std::max(1, static_cast<int>(opts.build_iters * std::min(1.0, opts.scale * 4)));
 		report(variant, "build", 0, rules, n, in_child(prepare, [&] { return build_loop(n); }));
 	}
+}
+
+// Lets deferred kernel work (freeing detached programs and maps, RCU
+// callbacks) finish before the next measurement: with -smp 1 it would
+// otherwise run inside it. Idle time costs nothing under -icount sleep=off.
+void settle()
+{
+	std::fflush(nullptr);
+	::sleep(3);
 }
 
 // --- the floor ---
@@ -521,13 +534,15 @@ void at_scale(grantd::MapsWriter& maps)
 			std::printf("BENCH-ERROR at scale: filling session %d: %s\n", s, std::strerror(errno));
 			return;
 		}
-	std::uint64_t t1 = now_ns();
+	double fill_s = (now_ns() - t0) / 1e9;
+	settle();
 	std::uint32_t extra = static_cast<std::uint32_t>(opts.scale_sessions);
+	std::uint64_t t1 = now_ns();
 	bool ok = fill(extra);
 	std::uint64_t t2 = now_ns();
 	std::printf("BENCH-SCALE {\"sessions\":%d,\"rules_per_session\":%d,\"fill_s\":%.3f,"
 		    "\"open_session_ns\":%.0f}\n",
-		    opts.scale_sessions, opts.scale_rules, (t1 - t0) / 1e9, ok ? static_cast<double>(t2 - t1) : -1.0);
+		    opts.scale_sessions, opts.scale_rules, fill_s, ok ? static_cast<double>(t2 - t1) : -1.0);
 	std::fflush(stdout);
 	for (const char* m : {"sessions", "file_rules", "net_rules"})
 		map_memory(m);
@@ -555,6 +570,7 @@ void run_grantd_variants(const std::string& grantd_bin)
 	if (std::string why = daemon.start(); !why.empty())
 		die("start grantd: " + why);
 	std::printf("BENCH-INFO grantd ready after %.1f s (instruction time)\n", (now_ns() - t0) / 1e9);
+	settle();
 	{
 		auto opened = grantd::MapsWriter::open_pinned(GRANTD_PIN_DIR_DEFAULT);
 		if (!opened)
@@ -659,17 +675,21 @@ int main(int argc, char** argv)
 
 	// The baseline drifts a little over a boot (about 1 % at depth 29): each
 	// variant is measured between two baselines, and compared with their mean.
+	settle();
 	measure("none", -1, nullptr);
 	phase++;
 	{
 		Floor floor(floor_object);
+		settle();
 		measure("floor", -1, nullptr);
 	}
 	phase++;
+	settle();
 	measure("none", -1, nullptr);
 	phase++;
 	run_grantd_variants(grantd_bin);
 	phase++;
+	settle();
 	measure("none", -1, nullptr);
 	phase++;
 	for (int rules : kRuleCounts)

@@ -26,11 +26,21 @@ class Run:
         self.errors = []
         self.wall = None
         self.rows = []
+        self.scale = {}
+        self.maps = {}
         with open(path) as f:
             for line in f:
                 line = line.rstrip("\n")
                 if line.startswith("BENCH "):
                     self.rows.append(json.loads(line[len("BENCH "):]))
+                elif line.startswith("BENCH-SCALE "):
+                    self.scale.update(json.loads(line[len("BENCH-SCALE "):]))
+                elif line.startswith("BENCH-MAP "):
+                    _, name, text = line.split(" ", 2)
+                    try:
+                        self.maps[name] = json.loads(text)
+                    except ValueError:
+                        self.maps[name] = {"error": text}
                 elif line.startswith("BENCH-KERNEL "):
                     self.release = line.split(" ", 1)[1]
                 elif line.startswith("BENCH-INFO "):
@@ -184,6 +194,8 @@ def kernel_section(run):
             lstr = added_ns(l) if l is not None else ("n/a (ABI < 4)" if loop == "connect" else "—")
             out.append(head + f"| {n} | {added_ns(g)} | {lstr} | {ratio(g, l, noise)} |")
     out.append("")
+    if run.scale:
+        out.append(scale_section(run))
     build = [r for r in run.rows if r["loop"] == "build"]
     if build:
         out.append("### Building a small C project\n")
@@ -193,6 +205,49 @@ def kernel_section(run):
             out.append(f"| {r['variant']} (phase {r['phase']}) | {r['rules'] if r['rules'] >= 0 else '—'} | "
                        f"{r['ns'] / 1e9:.2f} |")
         out.append("")
+    return "\n".join(out)
+
+
+def scale_section(run):
+    sc = run.scale
+    out = [f"### At scale: {sc.get('sessions', 0):,} sessions × {sc.get('rules_per_session', 0)} rules\n"]
+    out.append("Made-up sessions and inodes written through the maps writer while grantd runs "
+               "(only the maps' size matters), then one more session, the maps' memory, and the loops "
+               "again (instruction time).\n")
+    out.append("| what | value |")
+    out.append("|---|---:|")
+    if "fill_s" in sc:
+        out.append(f"| write all sessions and rules (maps writer, one syscall per entry) | {sc['fill_s']:.2f} s |")
+    if "open_session_ns" in sc:
+        out.append(f"| register one more session with {sc.get('rules_per_session', 0)} rules | "
+                   f"{sc['open_session_ns'] / 1e6:,.2f} ms |")
+    if "close_session_ns" in sc:
+        out.append(f"| remove that session (MapsWriter::remove_session) | {sc['close_session_ns'] / 1e6:,.1f} ms |")
+    for name, m in run.maps.items():
+        if m.get("bytes_memlock") == 0:
+            out.append(f"| `{name}` map: bpftool `bytes_memlock` | not reported by this kernel |")
+        elif "bytes_memlock" in m:
+            out.append(f"| `{name}` map: bpftool `bytes_memlock` (max_entries {m['max_entries']:,}) | "
+                       f"{m['bytes_memlock'] / 2**20:,.1f} MiB |")
+        else:
+            out.append(f"| `{name}` map | {m.get('error', '?')} |")
+    out.append("")
+    out.append("Before Linux 6.4 bpftool's `bytes_memlock` is a static estimate from `max_entries` "
+               "(key + value size each); from 6.4 on it is the kernel's own account of the map's memory "
+               "(`map_mem_usage`), which is the figure to read.\n")
+    out.append("| loop | at scale: governed added (1000 rules) | governed ÷ Landlock | "
+               "ungoverned added | ungoverned ÷ floor |")
+    out.append("|---|---:|---:|---:|---:|")
+    for loop, d in [("open", 0), ("open", 10), ("open", 29), ("exec", 0), ("connect", 0)]:
+        noise = run.spread(loop, d)
+        g = run.added("governed-at-scale", loop, d, 1000)
+        l = run.added("landlock", loop, d, 1000)
+        u = run.added("ungoverned-at-scale", loop, d)
+        f_ = run.added("floor", loop, d)
+        name = f"open depth {d}" if loop == "open" else loop
+        out.append(f"| {name} | {added_ns(g)} | {ratio(g, l, noise if loop != 'open' else None)} | "
+                   f"{added_ns(u)} | {ratio(u, f_, noise)} |")
+    out.append("")
     return "\n".join(out)
 
 
@@ -213,6 +268,8 @@ def micro_section(path):
         "BM_Evaluate/1000": "evaluate a request, envelope of 1000 rules",
         "BM_IssueGrant/sync:0": "issue a grant: evaluate, resolve, write map, provenance (page cache)",
         "BM_IssueGrant/sync:1": "issue a grant, provenance fdatasync'd (the daemon's setting)",
+        "BM_OpenSession": "open a session (no baseline): map entry, provenance record",
+        "BM_CloseSession/grants:1000/iterations:3": "close a session holding 1,000 grants on 1,000 files",
         "BM_ProvenanceAppend/sync:0": "append one provenance record with its SHA-256 link (page cache)",
         "BM_ProvenanceAppend/sync:1": "append one provenance record, fdatasync'd",
     }
@@ -248,8 +305,11 @@ def svg_plot(runs, path):
                 a = run.added(v, "open", d, n)
                 if a is not None:
                     ymax = max(ymax, a)
-    step = 5000 if ymax > 20000 else 2000 if ymax > 8000 else 1000
-    ymax = (int(ymax / step) + 1) * step
+    # Log scale: the floor's few hundred ns and the walk's tens of thousands in one panel.
+    import math
+    lo = 50
+    hi = 10 ** math.ceil(math.log10(max(ymax, lo * 10)))
+    ticks = [t for e in range(1, 7) for t in (10 ** e, 2 * 10 ** e, 5 * 10 ** e) if lo <= t <= hi]
     s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
          f'font-family="sans-serif" font-size="12">',
          f'<rect width="{width}" height="{height}" fill="white"/>']
@@ -257,19 +317,19 @@ def svg_plot(runs, path):
         x0 = ml + i * (pw + mr)
         y0 = mt
         X = lambda d: x0 + d / 29 * pw
-        Y = lambda v: y0 + ph - max(v, 0) / ymax * ph
+        Y = lambda v: y0 + ph - (math.log10(max(v, lo)) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * ph
         s.append(f'<text x="{x0 + pw / 2}" y="{y0 - 14}" text-anchor="middle" font-size="14">'
                  f'Linux {run.release}: added cost of open + close</text>')
         s.append(f'<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>')
-        for t in range(0, ymax + 1, step):
-            s.append(f'<line x1="{x0}" x2="{x0 + pw}" y1="{Y(t)}" y2="{Y(t)}" stroke="#ddd"/>')
-            s.append(f'<text x="{x0 - 6}" y="{Y(t) + 4}" text-anchor="end">{t:,}</text>')
+        for t in ticks:
+            s.append(f'<line x1="{x0}" x2="{x0 + pw}" y1="{Y(t):.1f}" y2="{Y(t):.1f}" stroke="#ddd"/>')
+            s.append(f'<text x="{x0 - 6}" y="{Y(t) + 4:.1f}" text-anchor="end">{t:,}</text>')
         for d in DEPTHS:
             s.append(f'<text x="{X(d)}" y="{y0 + ph + 18}" text-anchor="middle">{d}</text>')
         s.append(f'<text x="{x0 + pw / 2}" y="{y0 + ph + 36}" text-anchor="middle">path depth (directories)</text>')
         if i == 0:
             s.append(f'<text transform="translate({x0 - 52},{y0 + ph / 2}) rotate(-90)" text-anchor="middle">'
-                     f'added instruction-time ns</text>')
+                     f'added instruction-time ns (log scale)</text>')
         for label, v, n, color, dash in series:
             pts = [(X(d), Y(run.added(v, "open", d, n))) for d in DEPTHS if run.added(v, "open", d, n) is not None]
             if not pts:
@@ -337,7 +397,11 @@ uses: what any BPF LSM design pays for the trampolines) and **Landlock**
   same number of unrelated rules; no programs. Each variant's added cost is
   its time minus the mean of the no-program runs just before and after it;
   the spread of the no-program runs is the noise floor, and a ratio whose
-  reference is below it is shown as n/m.
+  reference is below it is shown as n/m. After each change of programs the
+  guest idles for 3 s (free under `sleep=off`), so that deferred freeing of
+  detached programs and maps does not land in the next measurement, and
+  each measuring child closes every inherited fd but stdio (the spawn loop
+  would otherwise copy and close them on every iteration).
 - **Loops** (`tests/bench/overhead.cpp`), each in a fresh child process:
   open(O_RDONLY) + close of a file on tmpfs at path depth 0, 10 and 29
   below the directory that holds the read rule (the method of Landlock's own
@@ -394,9 +458,9 @@ they are on this branch.
 
 - **Grant latency** (RequestGrant over D-Bus to the first permitted syscall,
   next to a `Peer.Ping` round trip): grantd has no D-Bus API yet.
-- **Scale** (10,000 sessions × 100 rules: map memory via bpftool, daemon
-  RSS, time to open a session and to revoke one with 1,000 grants, the
-  ratios re-measured at that size).
+- **Daemon RSS at scale**: the at-scale sessions are written behind the
+  daemon's back (it has no D-Bus API to open 10,000 sessions through), so its
+  RSS would not reflect them.
 - **A real workload** (building a small C project governed and ungoverned):
   `grantd_bench_overhead --build` does it, but the compiler is read from the
   host over 9p, and under `-icount sleep=off` the guest clock then counts the
