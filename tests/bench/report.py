@@ -434,25 +434,37 @@ not part of `tests/run-all`; ctest only runs the micro-benchmarks briefly
 FOOTER = """## Why the governed targets are missed, and what would close them
 
 The governed open costs what it costs because of the walk in
-`bpf/walk.bpf.h`: one `bpf_loop` step per directory level, and in each a
-hash lookup of a 16-byte (session, dev, ino) key plus three or four
+`bpf/walk.bpf.h`: one `bpf_loop` callback per directory level, and in each
+a hash lookup of a 16-byte (session, dev, ino) key and about six
 `bpf_probe_read_kernel` calls (`BPF_CORE_READ` of `d_sb->s_dev`,
-`d_inode->i_ino`, `d_parent`, the mount's root). Landlock's walk does one
-pointer load per level and looks up a rule only on inodes that carry one
-(its rules live in the inode's security blob). The fixed part (depth 0)
-adds the governed test, a session lookup, `bpf_ktime_get_boot_ns` and the
-per-CPU counter update on every decision.
+`d_inode->i_ino`, `d_parent` and the mount's root). Landlock keeps a
+pointer to its rule object in the inode's security blob, so one of its
+levels is a few pointer loads, and a rule is looked up only where an inode
+carries one. The fixed part (depth 0) is the governed test, the session
+lookup, `bpf_ktime_get_boot_ns`, the per-CPU counter and the walk's first
+two levels (the file and the ruled directory). An execve runs the walk
+three times (the exec open in `file_open`, `bprm_check_security`,
+`mmap_file` of the executable mapping), which is why grantd's exec cost is
+several times Landlock's, which checks once.
 
-What would close the gap (DESIGN.md, "Cost per level of the walk is the
+What would close it (DESIGN.md, "Cost per level of the walk is the
 product's speed"): keep each rule in inode local storage
 (`BPF_MAP_TYPE_INODE_STORAGE`, set by the daemon through an fd it keeps
 open), so that a level without a rule costs one storage lookup and no
 hashing; load `d_parent`, `d_inode` and `d_sb` as direct BTF pointer loads
-(LSM arguments are trusted) instead of probe reads; climb mount points only
-when the dentry is a mount root. The planning probes in issue 6 measured
-such a walk at about half of Landlock's added cost at depth 10 and 29. This
-session did not change the programs: the numbers above are the programs as
-they are on this branch.
+(LSM arguments are trusted) instead of probe reads; check the mount only
+when the dentry is a mount root; remember the exec open's verdict for the
+`bprm_check_security` and `mmap_file` of the same file. The planning
+probes in issue 6 measured an inode-storage walk at about half of
+Landlock's added cost at depth 10 and 29. This session did not change the
+programs: the figures above are those of the programs on this branch.
+
+The ungoverned path (`governed()` in `bpf/grantd.bpf.h`: an array lookup,
+`bpf_get_current_ancestor_cgroup_id` and a compare) adds a few tens of ns
+over the floor per hook call; where that is more than 1.25 × the floor's
+added cost, a per-CPU cache of "this cgroup is not governed" or a
+`const volatile` root id set at load time (no map lookup) would take most
+of it away.
 
 ## Not measured yet
 
@@ -462,10 +474,12 @@ they are on this branch.
   daemon's back (it has no D-Bus API to open 10,000 sessions through), so its
   RSS would not reflect them.
 - **A real workload** (building a small C project governed and ungoverned):
-  `grantd_bench_overhead --build` does it, but the compiler is read from the
-  host over 9p, and under `-icount sleep=off` the guest clock then counts the
-  host's I/O waits: the same build measured 6 to 31 instruction-time seconds
-  within one boot, so it is off by default and not reported.
+  `grantd_bench_overhead --build` does it, but the same build measured 6 to
+  31 instruction-time seconds within one boot (no programs loaded), so it is
+  off by default and not reported. The likely cause, not yet confirmed: the
+  compiler is read from the host over 9p, and under `-icount sleep=off` the
+  guest clock jumps over the waits for the host's I/O. A build whose
+  toolchain is copied into the guest's tmpfs first would tell.
 """
 
 if __name__ == "__main__":
