@@ -343,7 +343,7 @@ void BM_CloseSession(benchmark::State& state)
 		}
 	}
 }
-BENCHMARK(BM_CloseSession)->Arg(1000)->ArgName("grants")->Iterations(3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CloseSession)->Arg(1000)->ArgName("grants")->Iterations(1)->Unit(benchmark::kMillisecond);
 
 // Arg: 0 page cache, 1 fdatasync.
 void BM_ProvenanceAppend(benchmark::State& state)

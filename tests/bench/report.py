@@ -269,7 +269,7 @@ def micro_section(path):
         "BM_IssueGrant/sync:0": "issue a grant: evaluate, resolve, write map, provenance (page cache)",
         "BM_IssueGrant/sync:1": "issue a grant, provenance fdatasync'd (the daemon's setting)",
         "BM_OpenSession": "open a session (no baseline): map entry, provenance record",
-        "BM_CloseSession/grants:1000/iterations:3": "close a session holding 1,000 grants on 1,000 files",
+        "BM_CloseSession/grants:1000/iterations:1": "close a session holding 1,000 grants on 1,000 files",
         "BM_ProvenanceAppend/sync:0": "append one provenance record with its SHA-256 link (page cache)",
         "BM_ProvenanceAppend/sync:1": "append one provenance record, fdatasync'd",
     }
