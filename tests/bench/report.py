@@ -403,7 +403,8 @@ uses: what any BPF LSM design pays for the trampolines) and **Landlock**
   built with the same clang and flags as `bpf/`); no programs; the real
   `grantd` (`build/daemon/grantd`) with the task **ungoverned** (outside its
   cgroup root) and **governed** (in a session with the matching grant and
-  0, 10 or 1000 unrelated rules of each kind); no programs (after
+  0, 10 or 1000 unrelated rules of each kind), then the same two again
+  with 10,000 more sessions of 100 rules each in the maps; no programs (after
   `grantd --remove-pins`); **Landlock** with the equivalent rules and the
   same number of unrelated rules; no programs. Each variant's added cost is
   its time minus the mean of the no-program runs just before and after it;
@@ -422,7 +423,8 @@ uses: what any BPF LSM design pays for the trampolines) and **Landlock**
   The rules are the same for grantd and Landlock: read on the tree, exec on
   the binary's directory, connect to the port, read+exec on `/`, change
   rights on a project directory, `/tmp` and `/dev/null`, and N unrelated
-  directory rules plus N unrelated port rules.
+  directory rules plus N unrelated port rules (for Landlock only with ABI 4+).
+  "rules" in the tables counts the unrelated rules.
 - Micro-benchmarks (`tests/bench/micro.cpp`, Google Benchmark) run on the
   host in real time.
 
