@@ -167,7 +167,20 @@ public:
 	{
 		return maps_.add_session(cgroup_id, session_id, flags);
 	}
+	grantd::Result<void> set_session_flags(std::uint64_t cgroup_id, std::uint32_t flags) override
+	{
+		return maps_.set_session_flags(cgroup_id, flags);
+	}
 	grantd::Result<void> remove_session(std::uint64_t cgroup_id) override { return maps_.remove_session(cgroup_id); }
+	grantd::Result<std::vector<std::pair<std::uint64_t, grantd_session>>> list_sessions() const override
+	{
+		return maps_.sessions();
+	}
+	grantd::Result<std::vector<grantd_file_key>> list_file_rules() const override { return maps_.file_rules(); }
+	grantd::Result<std::vector<std::pair<std::uint32_t, grantd::Endpoint>>> list_net_rules() const override
+	{
+		return maps_.net_rules();
+	}
 	grantd::Result<void> put_file_rule(std::uint32_t session_id, const grantd::ObjectId& object,
 					   const grantd_file_rule& rule) override
 	{
