@@ -96,7 +96,21 @@ DENY_GOVERNED(sb_pivotroot, GRANTD_HOOK_MOUNT, const struct path *old_path,
 	      const struct path *new_path, int ret)
 /* A new user namespace hands out capabilities that mounts and more need. */
 DENY_GOVERNED(userns_create, GRANTD_HOOK_USERNS_CREATE, const struct cred *cred, int ret)
-DENY_GOVERNED(kernel_module_request, GRANTD_HOOK_KERNEL_MODULE, char *kmod_name, int ret)
+
+/* A module the kernel would load on the task's behalf (e.g. "fs-minix"), named in the event. */
+SEC("lsm/kernel_module_request")
+int BPF_PROG(grantd_kernel_module_request, char *kmod_name, int ret)
+{
+	struct decision d = { .reason = GRANTD_REASON_PROTECTED, .name = (const unsigned char *)kmod_name };
+	struct subject s;
+
+	if (ret)
+		return ret;
+	if (!governed(&s))
+		return 0;
+	return finish(&s, &d, GRANTD_HOOK_KERNEL_MODULE);
+}
+
 /* io_uring personalities act with another identity's credentials. */
 DENY_GOVERNED(uring_override_creds, GRANTD_HOOK_URING, const struct cred *new, int ret)
 /* Passthrough commands reach drivers past every file hook. */
