@@ -123,6 +123,16 @@ struct decision {
 	__u8 addr[16];
 };
 
+/* Names the object in events: its last component, device and inode. */
+static __always_inline void describe(struct decision *d, struct dentry *dentry)
+{
+	struct inode *inode = dentry->d_inode;
+
+	d->name = dentry->d_name.name;
+	d->dev = dentry->d_sb->s_dev;
+	d->ino = inode ? inode->i_ino : 0;
+}
+
 /* True if this session's budget allows one more event now; counts if not. */
 static __always_inline bool within_rate(const struct subject *s, __u32 *suppressed)
 {
