@@ -237,7 +237,13 @@ static __always_inline int finish(const struct subject *s, const struct decision
 		reason = GRANTD_REASON_UNREGISTERED;
 	else if (!reason)
 		reason = (d->expired & ~d->granted) ? GRANTD_REASON_EXPIRED : GRANTD_REASON_NO_RULE;
-	permissive = s->session && (s->session->flags & GRANTD_SESSION_PERMISSIVE);
+	/*
+	 * Permissive sessions are allowed what a grant could give them, never
+	 * what self-protection forbids: no grant can cover that, and allowing
+	 * it would let one permissive session switch enforcement off for all.
+	 */
+	permissive = s->session && (s->session->flags & GRANTD_SESSION_PERMISSIVE) &&
+		     reason != GRANTD_REASON_PROTECTED;
 	report(s, d, hook, permissive ? GRANTD_VERDICT_WOULD_DENY : GRANTD_VERDICT_DENY, reason,
 	       counter);
 	return permissive ? 0 : -EACCES;
