@@ -1,6 +1,10 @@
 // grantd: the Trust Authority daemon. This file is its edge: options, logging,
 // the main loop. The work is done by the daemon library (loader, maps writer,
 // events) so that tests drive the same code.
+#include "audit/journal.h"
+#include "audit/provenance_log.h"
+#include "authority/authority.h"
+#include "bus/service.h"
 #include "cgroup.h"
 #include "events.h"
 #include "kernel_probe.h"
@@ -15,13 +19,20 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 
 namespace {
@@ -38,6 +49,14 @@ load modules. A task in a cgroup below the root that is not a registered
 session is denied everything grantd gates. docs/enforcement.md lists each
 hook and the right it needs.
 
+Sessions and grants are asked for over D-Bus (name org.grantd1, see
+docs/dbus.md): administrators open sessions and approve or revoke grants,
+agents request grants within their session's profile, auditors read. Each
+session also gets a peer-to-peer channel, <runtime-dir>/session/<id>/bus, so
+its agent needs no access to the system bus. Every request, decision, grant,
+revocation, expiry and kernel denial is appended to a hash-chained
+provenance log in the state directory and sent to journald.
+
 Before anything else grantd checks that this kernel can enforce (BPF LSM
 active, BTF, cgroup v2, bpffs, and a real load and attach of an LSM program).
 If it cannot, grantd names what is missing, says how to fix it, and exits 1;
@@ -52,7 +71,30 @@ Options:
                       (default: <cgroup2 mount>/grantd; created if missing;
                       grantd itself must not run inside it)
   --pin-dir DIR       where maps and links are pinned (default /sys/fs/bpf/grantd)
-  --runtime-dir DIR   lock file location (default /run/grantd)
+  --runtime-dir DIR   lock file and session channels (default /run/grantd)
+  --profiles-dir DIR  profiles, one NAME.toml per profile (default
+                      /etc/grantd/profiles.d). An invalid profile stops
+                      grantd from starting; a missing directory means no
+                      session can be opened.
+  --state-dir DIR     where grantd keeps what must survive a restart
+                      (default /var/lib/grantd; created if missing): the
+                      sessions, grants and pending requests (state), the
+                      provenance log (provenance.log) and the head of its
+                      chain (provenance.head). A restarted grantd restores
+                      them before it serves. A state file or log that cannot
+                      be read or does not verify stops grantd from starting
+                      (the pinned maps keep enforcing meanwhile); a final log
+                      record torn by a crash is cut off and reported.
+  --admin-group NAME  members of this group (and root) are administrators
+                      unless they are governed (default grantd-admin).
+                      Members of grantd-audit are auditors.
+  --bus BUS           where to serve org.grantd1: "system" (default), "none"
+                      (session channels only), or a D-Bus address such as
+                      unix:path=/run/test-bus (a private dbus-daemon)
+  --kernel-only       load, pin and report only: no authority, no bus, no
+                      channels, no state or provenance log. Sessions and rules
+                      are whatever the pinned maps hold (tests of the kernel
+                      side write them directly).
   --report-allows     also report allowed decisions of governed tasks
   --event-rate N      report at most N decisions per session per second
                       (default 1000; 0: no limit). Decisions over the limit
@@ -69,15 +111,21 @@ Options:
 Exit status: 0 on success or orderly stop (SIGTERM, SIGINT), 1 when grantd
 cannot enforce or fails, 2 on bad usage.
 
-Readiness is reported with sd_notify(READY=1) once the programs are attached
-and the governed root is set. Decisions are logged to standard error, one
-line of key=value pairs per event.
+Readiness is reported with sd_notify(READY=1) once the programs are attached,
+the governed root is set and the bus name is acquired. Decisions are logged
+to standard error, one line of key=value pairs per event, and denials are
+also the AccessDenied signal.
 )";
 
 struct Options {
 	std::string cgroup_root;
 	std::string pin_dir = GRANTD_PIN_DIR_DEFAULT;
 	std::string runtime_dir = "/run/grantd";
+	std::string profiles_dir = "/etc/grantd/profiles.d";
+	std::string state_dir = "/var/lib/grantd";
+	std::string admin_group = "grantd-admin";
+	std::string bus = "system";
+	bool kernel_only = false;
 	bool report_allows = false;
 	std::uint32_t event_rate = 1000;
 	bool check = false;
@@ -99,11 +147,30 @@ int usage_error(const std::string& message)
 // Parses argv; returns -1 to continue, or an exit status.
 int parse(int argc, char** argv, Options& o)
 {
-	enum { kCgroupRoot = 256, kPinDir, kRuntimeDir, kReportAllows, kEventRate, kCheck, kRemovePins, kVersion };
+	enum {
+		kCgroupRoot = 256,
+		kPinDir,
+		kRuntimeDir,
+		kProfilesDir,
+		kStateDir,
+		kAdminGroup,
+		kBus,
+		kKernelOnly,
+		kReportAllows,
+		kEventRate,
+		kCheck,
+		kRemovePins,
+		kVersion
+	};
 	static const option longopts[] = {
 		{"cgroup-root", required_argument, nullptr, kCgroupRoot},
 		{"pin-dir", required_argument, nullptr, kPinDir},
 		{"runtime-dir", required_argument, nullptr, kRuntimeDir},
+		{"profiles-dir", required_argument, nullptr, kProfilesDir},
+		{"state-dir", required_argument, nullptr, kStateDir},
+		{"admin-group", required_argument, nullptr, kAdminGroup},
+		{"bus", required_argument, nullptr, kBus},
+		{"kernel-only", no_argument, nullptr, kKernelOnly},
 		{"report-allows", no_argument, nullptr, kReportAllows},
 		{"event-rate", required_argument, nullptr, kEventRate},
 		{"check", no_argument, nullptr, kCheck},
@@ -124,6 +191,25 @@ int parse(int argc, char** argv, Options& o)
 			break;
 		case kRuntimeDir:
 			o.runtime_dir = optarg;
+			break;
+		case kProfilesDir:
+			o.profiles_dir = optarg;
+			break;
+		case kStateDir:
+			o.state_dir = optarg;
+			break;
+		case kAdminGroup:
+			if (!*optarg)
+				return usage_error("--admin-group needs a group name");
+			o.admin_group = optarg;
+			break;
+		case kBus:
+			if (!*optarg)
+				return usage_error("--bus needs \"system\", \"none\" or a D-Bus address");
+			o.bus = optarg;
+			break;
+		case kKernelOnly:
+			o.kernel_only = true;
 			break;
 		case kReportAllows:
 			o.report_allows = true;
@@ -160,7 +246,7 @@ int parse(int argc, char** argv, Options& o)
 		return usage_error(std::string("unexpected argument '") + argv[optind] + "'");
 	if (o.check && o.remove_pins)
 		return usage_error("--check and --remove-pins exclude each other");
-	for (const std::string* dir : {&o.cgroup_root, &o.pin_dir, &o.runtime_dir})
+	for (const std::string* dir : {&o.cgroup_root, &o.pin_dir, &o.runtime_dir, &o.profiles_dir, &o.state_dir})
 		if (!dir->empty() && (*dir)[0] != '/')
 			return usage_error("'" + *dir + "' is not an absolute path");
 	return -1;
@@ -243,6 +329,93 @@ grantd::Result<std::pair<std::uint64_t, std::uint32_t>> setup_cgroup_root(Option
 	return std::pair{id.value(), level.value()};
 }
 
+// Creates the directory and its missing parents.
+grantd::Result<void> make_dirs(const std::string& path, mode_t mode)
+{
+	for (std::size_t i = 1; i <= path.size(); i++) {
+		if (i < path.size() && path[i] != '/')
+			continue;
+		std::string part = path.substr(0, i);
+		if (::mkdir(part.c_str(), mode) != 0 && errno != EEXIST)
+			return grantd::Error::from_errno("create " + part);
+	}
+	return {};
+}
+
+grantd::Result<std::optional<grantd::audit::Head>> read_head(const std::string& path)
+{
+	std::ifstream in(path);
+	if (!in) {
+		if (errno == ENOENT)
+			return std::optional<grantd::audit::Head>{};
+		return grantd::Error::from_errno("read " + path);
+	}
+	std::string text;
+	std::getline(in, text);
+	auto head = grantd::audit::parse_head(text);
+	if (!head)
+		return head.error().context(path);
+	return std::optional<grantd::audit::Head>{head.value()};
+}
+
+// Written after every append; a crash between the two leaves a head the
+// log continues past, which verification accepts.
+void write_head(const std::string& path, const grantd::audit::Head& head)
+{
+	std::string tmp = path + ".tmp";
+	{
+		std::ofstream out(tmp, std::ios::trunc);
+		out << grantd::audit::format_head(head) << "\n";
+		if (!out)
+			return;
+	}
+	(void)::rename(tmp.c_str(), path.c_str());
+}
+
+struct EventUnref {
+	void operator()(sd_event* e) const { sd_event_unref(e); }
+};
+struct BusUnref {
+	void operator()(sd_bus* b) const { sd_bus_flush_close_unref(b); }
+};
+struct SourceUnref {
+	void operator()(sd_event_source* s) const { sd_event_source_disable_unref(s); }
+};
+
+grantd::Result<sd_bus*> connect_bus(const std::string& which)
+{
+	sd_bus* bus = nullptr;
+	int r = 0;
+	if (which == "system") {
+		r = sd_bus_open_system_with_description(&bus, "grantd");
+	} else {
+		r = sd_bus_new(&bus);
+		if (r >= 0)
+			r = sd_bus_set_address(bus, which.c_str());
+		if (r >= 0)
+			r = sd_bus_set_bus_client(bus, 1);
+		if (r >= 0)
+			r = sd_bus_start(bus);
+		if (r < 0 && bus) {
+			sd_bus_unref(bus);
+			bus = nullptr;
+		}
+	}
+	if (r < 0)
+		return grantd::Error::from_errno("connect to the bus " + which, -r);
+	return bus;
+}
+
+struct Loop {
+	int signo = 0;
+};
+
+int on_signal(sd_event_source* s, const signalfd_siginfo* si, void* ud)
+{
+	static_cast<Loop*>(ud)->signo = static_cast<int>(si->ssi_signo);
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
 int run(Options& o)
 {
 	if (auto failure = grantd::probe_kernel({.bpffs = "/sys/fs/bpf"})) {
@@ -259,6 +432,67 @@ int run(Options& o)
 		log("Failed to set up the cgroup root: " + root.error().message);
 		return 1;
 	}
+	auto cgroup_mount = grantd::find_cgroup2_mount();
+	if (!cgroup_mount) {
+		log("Failed to find cgroup2: " + cgroup_mount.error().message);
+		return 1;
+	}
+
+	std::map<std::string, grantd::policy::Profile> profiles;
+	if (o.kernel_only) {
+	} else if (::access(o.profiles_dir.c_str(), F_OK) != 0) {
+		log("no profile directory " + o.profiles_dir + "; no session can be opened until one exists and grantd restarts");
+	} else {
+		auto loaded = grantd::authority::load_profiles(o.profiles_dir);
+		if (!loaded) {
+			log("Failed to load profiles: " + loaded.error().message);
+			return 1;
+		}
+		profiles = std::move(loaded.value());
+		for (const auto& [name, profile] : profiles)
+			log("profile " + name + " loaded from " + o.profiles_dir);
+	}
+
+	std::string log_path, head_path;
+	bool journal_failed = false;
+	// Stored once per main loop iteration (see head_writer below), not per record.
+	bool head_dirty = false;
+	std::optional<grantd::audit::ProvenanceLog> provenance;
+	if (!o.kernel_only) {
+		if (auto made = make_dirs(o.state_dir, 0750); !made) {
+			log("Failed to create the state directory: " + made.error().message);
+			return 1;
+		}
+		log_path = o.state_dir + "/provenance.log";
+		head_path = o.state_dir + "/provenance.head";
+		auto stored_head = read_head(head_path);
+		if (!stored_head) {
+			log("Failed to read the provenance head: " + stored_head.error().message);
+			return 1;
+		}
+		grantd::audit::OpenOptions log_options;
+		log_options.truncate_torn_tail = true;
+		log_options.expected_head = stored_head.value();
+		log_options.on_append = [&](const grantd::audit::Record& record) {
+			head_dirty = true;
+			if (auto sent = grantd::audit::send_to_journal(record); !sent && !journal_failed) {
+				journal_failed = true;
+				log("Failed to send provenance records to journald (not logged again): " + sent.error().message);
+			}
+		};
+		auto opened_log = grantd::audit::ProvenanceLog::open(log_path, log_options);
+		if (!opened_log) {
+			log("Failed to open the provenance log: " + opened_log.error().message);
+			return 1;
+		}
+		provenance.emplace(std::move(opened_log.value()));
+		if (provenance->repair())
+			log("provenance log " + log_path + ": cut off a torn final record at offset " +
+			    std::to_string(provenance->repair()->offset) + " (" + std::to_string(provenance->repair()->bytes_removed) +
+			    " bytes): " + provenance->repair()->what);
+		write_head(head_path, provenance->head());
+	}
+
 	auto loader = grantd::Loader::load({.pin_dir = o.pin_dir});
 	if (!loader) {
 		log("Failed to load BPF programs: " + loader.error().message);
@@ -286,12 +520,33 @@ int run(Options& o)
 	log("governing cgroup " + o.cgroup_root + " (id " + std::to_string(root->first) + ", level " +
 	    std::to_string(root->second) + ")");
 
-	auto events = grantd::EventReader::open(maps->events_fd(), [](const grantd_event& e) {
-		std::fprintf(stderr, "grantd: event %s\n", grantd::format_event(e).c_str());
-	});
-	if (!events) {
-		log("Failed to open events: " + events.error().message);
-		return 1;
+	grantd::bus::Service* service_ptr = nullptr;
+	std::unique_ptr<grantd::authority::Authority> authority;
+	if (!o.kernel_only) {
+		grantd::authority::AuthorityOptions authority_options;
+		authority_options.state_path = o.state_dir + "/state";
+		authority_options.on_change = [&service_ptr](const grantd::authority::Change& change) {
+			if (service_ptr)
+				service_ptr->on_change(change);
+		};
+		authority = std::make_unique<grantd::authority::Authority>(maps.value(), o.cgroup_root, profiles,
+									   *provenance, authority_options);
+		auto restored = authority->restore();
+		if (!restored) {
+			log("Failed to restore sessions and grants: " + restored.error().message +
+			    " (the pinned maps keep enforcing what they hold)");
+			return 1;
+		}
+		if (restored->fresh)
+			log("no saved state in " + authority_options.state_path + ": starting with no sessions");
+		else
+			log("restored " + std::to_string(restored->sessions) + " sessions, " + std::to_string(restored->grants) +
+			    " grants, " + std::to_string(restored->pending) + " pending requests; " +
+			    std::to_string(restored->expired) + " grants expired while grantd was down, " +
+			    std::to_string(restored->stale_entries) + " stale kernel entries removed");
+		for (const auto& line : restored->dropped)
+			log("dropped on restore: " + line);
+
 	}
 
 	sigset_t mask;
@@ -299,45 +554,130 @@ int run(Options& o)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, nullptr);
-	grantd::UniqueFd sfd(::signalfd(-1, &mask, SFD_CLOEXEC));
-	grantd::UniqueFd epfd(::epoll_create1(EPOLL_CLOEXEC));
-	if (!sfd.valid() || !epfd.valid()) {
-		log(std::string("Failed to set up the main loop: ") + std::strerror(errno));
+	sd_event* raw_event = nullptr;
+	if (int r = sd_event_new(&raw_event); r < 0) {
+		log(std::string("Failed to set up the main loop: ") + std::strerror(-r));
 		return 1;
 	}
-	epoll_event ev{};
-	ev.events = EPOLLIN;
-	ev.data.fd = sfd.get();
-	::epoll_ctl(epfd.get(), EPOLL_CTL_ADD, sfd.get(), &ev);
-	ev.data.fd = events->fd();
-	::epoll_ctl(epfd.get(), EPOLL_CTL_ADD, events->fd(), &ev);
+	std::unique_ptr<sd_event, EventUnref> event(raw_event);
+	Loop loop;
+	sd_event_add_signal(event.get(), nullptr, SIGTERM, on_signal, &loop);
+	sd_event_add_signal(event.get(), nullptr, SIGINT, on_signal, &loop);
+
+	std::unique_ptr<sd_bus, BusUnref> bus;
+	if (o.bus != "none" && !o.kernel_only) {
+		auto connected = connect_bus(o.bus);
+		if (!connected) {
+			log("Failed to connect to the bus: " + connected.error().message +
+			    " (use --bus none to serve session channels only)");
+			return 1;
+		}
+		bus.reset(connected.value());
+		if (int r = sd_bus_attach_event(bus.get(), event.get(), SD_EVENT_PRIORITY_NORMAL); r < 0) {
+			log(std::string("Failed to attach the bus: ") + std::strerror(-r));
+			return 1;
+		}
+	}
+
+	std::unique_ptr<grantd::bus::Service> service;
+	if (authority) {
+		grantd::bus::ServiceOptions service_options;
+		service_options.runtime_dir = o.runtime_dir;
+		service_options.cgroup_mount = cgroup_mount.value();
+		service_options.cgroup_root = o.cgroup_root;
+		service_options.admin_group = o.admin_group;
+		service_options.profiles = profiles;
+		service_options.log = log;
+		auto created = grantd::bus::Service::create(event.get(), bus.get(), *authority, *provenance,
+							    std::move(service_options));
+		if (!created) {
+			log("Failed to set up the D-Bus service: " + created.error().message);
+			return 1;
+		}
+		service = std::move(created.value());
+
+	}
+
+	// Kernel decisions: logged one line each, appended to the provenance log
+	// one batch per wakeup, denials signalled.
+	std::vector<grantd::audit::Body> batch;
+	grantd::bus::Service* svc = service.get();
+	service_ptr = svc;
+	bool record = provenance.has_value();
+	auto events = grantd::EventReader::open(maps->events_fd(), [&batch, svc, record](const grantd_event& e) {
+		std::fprintf(stderr, "grantd: event %s\n", grantd::format_event(e).c_str());
+		if (record)
+			batch.push_back(grantd::audit::kernel_decision(e));
+		if (svc)
+			svc->kernel_event(e);
+	});
+	if (!events) {
+		log("Failed to open events: " + events.error().message);
+		return 1;
+	}
+	auto drain = [&] {
+		if (auto consumed = events->consume(); !consumed)
+			log("Failed to read events: " + consumed.error().message);
+		if (batch.empty())
+			return;
+		if (auto appended = provenance->append(std::move(batch)); !appended)
+			log("Failed to record kernel decisions: " + appended.error().message);
+		batch.clear();
+	};
+	struct Drain {
+		std::function<void()> fn;
+	} drainer{drain};
+	sd_event_source* raw_src = nullptr;
+	if (int r = sd_event_add_io(
+		    event.get(), &raw_src, events->fd(), EPOLLIN,
+		    [](sd_event_source*, int, std::uint32_t, void* ud) {
+			    static_cast<Drain*>(ud)->fn();
+			    return 0;
+		    },
+		    &drainer);
+	    r < 0) {
+		log(std::string("Failed to watch events: ") + std::strerror(-r));
+		return 1;
+	}
+	std::unique_ptr<sd_event_source, SourceUnref> events_source(raw_src);
+
+	struct HeadWriter {
+		bool* dirty;
+		std::function<void()> write;
+	} head_writer{&head_dirty, [&] { write_head(head_path, provenance->head()); }};
+	auto write_dirty_head = [](sd_event_source*, void* ud) {
+		auto* w = static_cast<HeadWriter*>(ud);
+		if (*w->dirty) {
+			*w->dirty = false;
+			w->write();
+		}
+		return 0;
+	};
+	if (int r = sd_event_add_post(event.get(), &raw_src, write_dirty_head, &head_writer); r < 0) {
+		log(std::string("Failed to watch the provenance head: ") + std::strerror(-r));
+		return 1;
+	}
+	std::unique_ptr<sd_event_source, SourceUnref> head_source(raw_src);
+
+	if (bus) {
+		if (int r = sd_bus_request_name(bus.get(), "org.grantd1", 0); r < 0) {
+			log(std::string("Failed to acquire the bus name org.grantd1: ") + std::strerror(-r));
+			return 1;
+		}
+		log("serving org.grantd1 on " + o.bus + " bus");
+	}
 
 	sd_notify(0, "READY=1\nSTATUS=enforcing");
 	log("ready");
-	for (;;) {
-		epoll_event ready[4];
-		int n = ::epoll_wait(epfd.get(), ready, 4, -1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			log(std::string("Failed to wait for events: ") + std::strerror(errno));
-			return 1;
-		}
-		for (int i = 0; i < n; i++) {
-			if (ready[i].data.fd == sfd.get()) {
-				signalfd_siginfo si{};
-				if (::read(sfd.get(), &si, sizeof si) == sizeof si) {
-					sd_notify(0, "STOPPING=1");
-					(void)events->consume();
-					log(std::string("stopping on ") + strsignal(static_cast<int>(si.ssi_signo)) +
-					    "; pinned programs keep enforcing");
-					return 0;
-				}
-			} else if (auto consumed = events->consume(); !consumed) {
-				log("Failed to read events: " + consumed.error().message);
-			}
-		}
+	if (int r = sd_event_loop(event.get()); r < 0) {
+		log(std::string("Failed to run the main loop: ") + std::strerror(-r));
+		return 1;
 	}
+	sd_notify(0, "STOPPING=1");
+	drain();
+	write_dirty_head(nullptr, &head_writer);
+	log(std::string("stopping on ") + strsignal(loop.signo) + "; pinned programs keep enforcing");
+	return 0;
 }
 
 } // namespace

@@ -205,6 +205,9 @@ Result<std::vector<Record>> ProvenanceLog::append(std::vector<Body> bodies)
 		return roll_back(Error::from_errno(what + ": fdatasync")).error();
 	head_ = head;
 	size_ = offset;
+	if (options_.on_append)
+		for (const Record& r : records)
+			options_.on_append(r);
 	return records;
 }
 

@@ -52,6 +52,9 @@ struct OpenOptions {
 	// Defaults to now() and the kernel's boot id; tests pin them.
 	std::function<Timestamps()> clock;
 	std::optional<BootId> boot_id;
+	// Called with each record once it is durable (the daemon forwards them
+	// to journald and stores the new head).
+	std::function<void(const Record&)> on_append;
 };
 
 // What open() cut off a log, by request.

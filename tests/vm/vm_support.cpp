@@ -29,6 +29,13 @@ std::string env_or(const char* name, const std::string& fallback)
 
 Daemon::Daemon(std::vector<std::string> extra_args) : args_(std::move(extra_args))
 {
+	// Suites that drive the maps (or their own Authority) directly want
+	// the daemon to load, pin and report only; the bus suite asks for more.
+	bool bus_given = false;
+	for (const auto& a : args_)
+		bus_given = bus_given || a.rfind("--bus", 0) == 0;
+	if (!bus_given)
+		args_.insert(args_.begin(), "--kernel-only");
 	log_path_ = "/run/grantd-vm-test.log";
 }
 
