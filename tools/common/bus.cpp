@@ -15,11 +15,11 @@ std::string Endpoint::describe() const
 
 Endpoint pick_endpoint(const std::string& address, bool prefer_channel)
 {
+	if (!address.empty())
+		return {address, false};
 	if (prefer_channel)
 		if (const char* channel = std::getenv("GRANTD_BUS_ADDRESS"); channel && *channel)
 			return {channel, true};
-	if (!address.empty())
-		return {address, false};
 	if (const char* system = std::getenv("GRANTD_SYSTEM_BUS_ADDRESS"); system && *system)
 		return {system, false};
 	return {};

@@ -49,9 +49,9 @@ struct Endpoint {
 	std::string describe() const;
 };
 
-// For a tool run inside an agent: $GRANTD_BUS_ADDRESS (the session channel)
-// when set; otherwise `address` if given, else $GRANTD_SYSTEM_BUS_ADDRESS,
-// else the system bus.
+// `address` (a bus, e.g. from --bus) if given; else, when prefer_channel,
+// $GRANTD_BUS_ADDRESS (the session channel grant-run gives an agent); else
+// $GRANTD_SYSTEM_BUS_ADDRESS; else the system bus.
 Endpoint pick_endpoint(const std::string& address, bool prefer_channel);
 
 class Client {
