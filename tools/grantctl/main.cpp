@@ -230,9 +230,9 @@ Result<void> list_grants(tools::Client& client, std::uint32_t session, std::vect
 	if (!reply)
 		return reply.error();
 	sd_bus_message* m = reply->get();
-	int r = sd_bus_message_enter_container(m, 'a', "(tuasassttb)");
+	int r = sd_bus_message_enter_container(m, 'a', "(tuasasssttb)");
 	while (r > 0) {
-		r = sd_bus_message_enter_container(m, 'r', "tuasassttb");
+		r = sd_bus_message_enter_container(m, 'r', "tuasasssttb");
 		if (r <= 0)
 			break;
 		GrantRow g;
@@ -440,9 +440,9 @@ int cmd_pending(const Args& args, tools::Client& client)
 	sd_bus_message* m = reply->get();
 	Json out = Json::array();
 	std::vector<std::vector<std::string>> table;
-	int r = sd_bus_message_enter_container(m, 'a', "(tuasassst)");
+	int r = sd_bus_message_enter_container(m, 'a', "(tuasasssst)");
 	while (r > 0) {
-		r = sd_bus_message_enter_container(m, 'r', "tuasassst");
+		r = sd_bus_message_enter_container(m, 'r', "tuasasssst");
 		if (r <= 0)
 			break;
 		std::uint64_t request = 0, requested = 0;
@@ -1066,16 +1066,83 @@ int parse(int argc, char** argv, Args& a)
 	return -1;
 }
 
+// Bad input is reported before grantd is asked anything (and whether or not
+// it can be reached); -1 when the arguments are fine.
+int check_arguments(const Args& args)
+{
+	const auto& p = args.positional;
+	const std::string& c = args.command;
+	auto id_ok = [](const std::string& text, std::uint64_t max) { return tools::parse_id(text, max).has_value(); };
+	if (c == "sessions" || c == "pending")
+		return p.empty() ? -1 : usage_error(c + " takes no arguments");
+	if (c == "grants") {
+		if (p.size() > 1)
+			return usage_error("grants takes at most one SESSION");
+		if (p.size() == 1 && !id_ok(p[0], UINT32_MAX))
+			return usage_error("'" + p[0] + "' is not a session id");
+	}
+	if (c == "request") {
+		if (args.rights.empty())
+			return usage_error("request needs --right RIGHT (read, write, create, delete, exec, map-exec, connect, send, bind)");
+		if (args.ttl.empty())
+			return usage_error("request needs --ttl DURATION (e.g. 5m)");
+		if (args.purpose.empty())
+			return usage_error("request needs --purpose TEXT (why the agent needs it; it is recorded)");
+		if (p.empty())
+			return usage_error("request needs at least one RESOURCE (a path, tcp:ADDR:PORT, udp:ADDR:PORT, unix:/PATH)");
+		for (const auto& text : p)
+			if (auto parsed = policy::parse_resource(text); !parsed)
+				return usage_error("'" + text + "' is not a resource: " + parsed.error().message);
+	}
+	static const std::map<std::string, const char*> one_id = {
+		{"wait", "REQUEST"}, {"approve", "REQUEST"}, {"deny", "REQUEST"},
+		{"revoke", "GRANT"}, {"report", "GRANT"},    {"close", "SESSION"},
+	};
+	if (auto it = one_id.find(c); it != one_id.end())
+		if (p.size() != 1 || !id_ok(p[0], c == "close" ? UINT32_MAX : UINT64_MAX))
+			return usage_error(c + " takes one " + it->second + " id");
+	if (c == "mode") {
+		if (p.size() != 2)
+			return usage_error("mode takes SESSION and enforce|permissive");
+		if (!id_ok(p[0], UINT32_MAX))
+			return usage_error("'" + p[0] + "' is not a session id");
+		if (p[1] != "enforce" && p[1] != "permissive")
+			return usage_error("mode '" + p[1] + "' is neither enforce nor permissive");
+	}
+	if (c == "audit") {
+		if (!p.empty() && p[0] != "verify" && p[0] != "export")
+			return usage_error("unknown audit command '" + p[0] + "' (verify, export, or filter options)");
+		if (p.size() > 1)
+			return usage_error("audit " + p[0] + " takes no further arguments");
+	}
+	if (c == "explain") {
+		if (p.size() != 2 && p.size() != 3)
+			return usage_error("explain takes [SESSION] RIGHT RESOURCE");
+		if (p.size() == 3 && !id_ok(p[0], UINT32_MAX))
+			return usage_error("'" + p[0] + "' is not a session id");
+		const std::string& right = p[p.size() - 2];
+		if (!policy::right_from_name(right))
+			return usage_error("'" + right + "' is not a right (read write create delete exec map-exec connect send bind)");
+	}
+	if (c == "why") {
+		if (p.size() != 3)
+			return usage_error("why takes SESSION PATH RIGHT");
+		if (!id_ok(p[0], UINT32_MAX))
+			return usage_error("'" + p[0] + "' is not a session id");
+		if (!policy::right_from_name(p[2]))
+			return usage_error("'" + p[2] + "' is not a right");
+	}
+	return -1;
+}
+
 int dispatch(const Args& args)
 {
 	if (args.command == "profile")
 		return cmd_profile(args);
 	if (args.command == "status")
 		return cmd_status(args);
-	if (args.command == "sessions" || args.command == "pending") {
-		if (!args.positional.empty())
-			return usage_error(args.command + " takes no arguments");
-	}
+	if (int status = check_arguments(args); status >= 0)
+		return status;
 	auto client = connect(args);
 	if (!client)
 		return fail(client.error());
