@@ -196,8 +196,9 @@ class AgainstFake : public ::testing::Test {
 protected:
 	void SetUp() override
 	{
-		if (!fake_.error().empty())
-			GTEST_SKIP() << fake_.error();
+		if (std::system("command -v dbus-daemon >/dev/null") != 0)
+			GTEST_SKIP() << "dbus-daemon is not installed (packaging/install-deps installs it)";
+		ASSERT_EQ(fake_.error(), "");
 		bus_ = "GRANTD_SYSTEM_BUS_ADDRESS=" + fake_.address();
 	}
 	Outcome ctl(std::vector<std::string> args) { return grantctl(args, {bus_}); }

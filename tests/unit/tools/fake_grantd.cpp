@@ -125,13 +125,21 @@ FakeGrantd::FakeGrantd()
 		error_ = "dbus-daemon did not start (is the dbus package installed?)";
 		return;
 	}
-	int r = sd_bus_new(&bus_);
-	if (r >= 0)
-		r = sd_bus_set_address(bus_, address_.c_str());
-	if (r >= 0)
-		r = sd_bus_set_bus_client(bus_, 1);
-	if (r >= 0)
-		r = sd_bus_start(bus_);
+	// The socket exists a moment before dbus-daemon listens on it.
+	int r = -ECONNREFUSED;
+	for (int i = 0; i < 500 && r == -ECONNREFUSED; i++) {
+		if (bus_)
+			bus_ = sd_bus_flush_close_unref(bus_);
+		r = sd_bus_new(&bus_);
+		if (r >= 0)
+			r = sd_bus_set_address(bus_, address_.c_str());
+		if (r >= 0)
+			r = sd_bus_set_bus_client(bus_, 1);
+		if (r >= 0)
+			r = sd_bus_start(bus_);
+		if (r == -ECONNREFUSED)
+			usleep(10000);
+	}
 	if (r >= 0)
 		r = sd_bus_add_object(bus_, nullptr, "/org/grantd1", on_call, this);
 	if (r >= 0)
