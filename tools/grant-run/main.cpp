@@ -10,12 +10,10 @@
 
 #include <fcntl.h>
 #include <getopt.h>
-#include <linux/magic.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -238,24 +237,49 @@ grantd::Result<Session> open_session(Client& client, const Options& o)
 	return s;
 }
 
-// The cgroup path in /proc/self/cgroup ("0::/grantd/s7") names the session's
-// cgroup, whether grantd gave it as a cgroupfs path or relative to the root.
-bool in_cgroup(const std::string& session_cgroup)
+// The cgroup2 mount point, from /proc/self/mountinfo.
+std::string cgroup2_mount()
 {
-	std::ifstream in("/proc/self/cgroup");
-	std::string line, own;
-	while (std::getline(in, line))
+	std::ifstream in("/proc/self/mountinfo");
+	for (std::string line; std::getline(in, line);) {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+		auto dash = line.find(" - ");
+		if (dash == std::string::npos || line.compare(dash + 3, 8, "cgroup2 ") != 0)
+			continue;
+		std::istringstream fields(line.substr(0, dash));
+		std::string id, parent, dev, root, mountpoint;
+		fields >> id >> parent >> dev >> root >> mountpoint;
+		return mountpoint;
+	}
+	return {};
+}
+
+// The session's cgroup as /proc/self/cgroup names it ("/grantd/session-7"),
+// whether grantd gave a cgroupfs path or one relative to the hierarchy.
+std::string expected_proc_cgroup(const std::string& session_cgroup)
+{
+	std::string mount = cgroup2_mount();
+	if (!mount.empty() && mount != "/" && session_cgroup.starts_with(mount + "/"))
+		return session_cgroup.substr(mount.size());
+	return session_cgroup;
+}
+
+// Reads an fd of /proc/self/cgroup opened before the process was admitted:
+// once governed, the profile decides what it may open, and it need not name
+// /proc. The kernel writes the file's text at read time, so it shows where
+// the process is now.
+std::string own_cgroup(int fd)
+{
+	std::string text;
+	char buf[512];
+	ssize_t n;
+	while ((n = pread(fd, buf, sizeof buf, static_cast<off_t>(text.size()))) > 0)
+		text.append(buf, static_cast<std::size_t>(n));
+	std::istringstream lines(text);
+	for (std::string line; std::getline(lines, line);)
 		if (line.starts_with("0::"))
-			own = line.substr(3);
-	if (own.empty())
-		return false;
-	if (own == session_cgroup)
-		return true;
-	if (session_cgroup.size() <= own.size() || !session_cgroup.ends_with(own))
-		return false;
-	std::string mount = session_cgroup.substr(0, session_cgroup.size() - own.size());
-	struct statfs fs{};
-	return statfs(mount.empty() ? "/" : mount.c_str(), &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+			return line.substr(3);
+	return {};
 }
 
 std::string channel_address(const std::string& channel)
@@ -264,8 +288,10 @@ std::string channel_address(const std::string& channel)
 }
 
 // In the child: wait to be admitted, check, confine, exec. Never returns.
-[[noreturn]] void run_child(const Options& o, const Session& s, int gate, const sigset_t& original_mask)
+[[noreturn]] void run_child(const Options& o, const Session& s, const std::string& expected_cgroup, int gate,
+			   const sigset_t& original_mask)
 {
+	int proc_cgroup = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
 	char go = 0;
 	ssize_t n;
 	do
@@ -274,11 +300,13 @@ std::string channel_address(const std::string& channel)
 	if (n != 1)
 		_exit(kExitRunFailed); // the parent could not admit us and said so
 	close(gate);
-	if (!in_cgroup(s.cgroup)) {
-		std::fprintf(stderr, "grant-run: the command's process is not in the session's cgroup %s; not running it\n",
-			     s.cgroup.c_str());
+	std::string own = proc_cgroup >= 0 ? own_cgroup(proc_cgroup) : std::string();
+	if (own != expected_cgroup) {
+		std::fprintf(stderr, "grant-run: the command's process is in cgroup '%s', not in the session's %s; not running it\n",
+			     own.c_str(), s.cgroup.c_str());
 		_exit(kExitRunFailed);
 	}
+	close(proc_cgroup);
 	if (chdir(o.workspace.c_str()) != 0) {
 		std::fprintf(stderr, "grant-run: cannot enter the workspace %s: %s\n", o.workspace.c_str(),
 			     std::strerror(errno));
@@ -346,6 +374,7 @@ int main(int argc, char** argv)
 		sigaddset(&handled, sig);
 	sigprocmask(SIG_BLOCK, &handled, &original);
 
+	std::string expected = expected_proc_cgroup(session->cgroup);
 	int gate[2];
 	if (pipe2(gate, O_CLOEXEC) != 0) {
 		int err = errno;
@@ -360,7 +389,7 @@ int main(int argc, char** argv)
 	}
 	if (child == 0) {
 		close(gate[1]);
-		run_child(o, session.value(), gate[0], original);
+		run_child(o, session.value(), expected, gate[0], original);
 	}
 	close(gate[0]);
 
