@@ -416,3 +416,17 @@ TEST_F(AgainstFake, AccessDeniedIsFour)
 	EXPECT_EQ(lines(r.err), 1) << r.err;
 	EXPECT_NE(r.err.find("needs an administrator"), std::string::npos) << r.err;
 }
+
+TEST_F(AgainstFake, AuditFollowPrintsEachRecordOnce)
+{
+	// Runs for three seconds: the first query, then at least one more on
+	// the two-second poll; records already printed are not printed again.
+	auto r = run("/usr/bin/timeout", {"-s", "TERM", "3", GRANTCTL_BIN, "audit", "-f"}, {bus_});
+	EXPECT_EQ(r.status, 124) << r.err;
+	EXPECT_EQ(lines(r.out), 2) << r.out;
+	int queries = 0;
+	for (const auto& call : fake_.calls())
+		queries += call.starts_with("Query");
+	EXPECT_GE(queries, 2);
+	EXPECT_TRUE(fake_.called("Query {since=1767225606000000}")) << testing::PrintToString(fake_.calls());
+}
