@@ -260,12 +260,18 @@ audit::Grant Authority::grant_record(const GrantState& grant, const std::vector<
 
 Result<OpenedSession> Authority::open_session(const std::string& profile_name, const std::string& workspace,
 					      const std::string& purpose, std::uint32_t initiating_uid,
-					      policy::Mode mode)
+					      policy::Mode mode, std::optional<policy::Duration> lifetime)
 {
 	auto profile_it = profiles_.find(profile_name);
 	if (profile_it == profiles_.end())
 		return Error{"no profile named \"" + profile_name + "\"", 0, ErrorKind::no_such_profile};
 	const policy::Profile& profile = profile_it->second;
+	if (lifetime && lifetime->count() <= 0)
+		return Error{"a session's lifetime must be positive", 0, ErrorKind::invalid_argument};
+	if (lifetime && profile.session.max_duration.count() > 0 && *lifetime > profile.session.max_duration)
+		return Error{"a lifetime of " + policy::format_duration(*lifetime) + " exceeds profile " + profile_name +
+				     "'s max_duration of " + policy::format_duration(profile.session.max_duration),
+			     0, ErrorKind::invalid_argument};
 	auto ws = policy::normalize_path(workspace);
 	if (!ws)
 		return ws.error().context("workspace");
@@ -290,7 +296,9 @@ Result<OpenedSession> Authority::open_session(const std::string& profile_name, c
 	s.workspace = ctx.workspace;
 	s.cgroup = root_ + "/session-" + std::to_string(s.id);
 	s.opened_boot_ns = boot_clock_();
-	if (profile.session.max_duration.count() > 0)
+	if (lifetime)
+		s.end_boot_ns = add_saturating(s.opened_boot_ns, to_ns(*lifetime));
+	else if (profile.session.max_duration.count() > 0)
 		s.end_boot_ns = add_saturating(s.opened_boot_ns, to_ns(profile.session.max_duration));
 
 	OpenedSession opened;

@@ -232,9 +232,12 @@ public:
 	// Call once, right after construction, before any other method.
 	Result<RestoreReport> restore();
 
+	// lifetime: the session's longest life, at most (and by default) the
+	// profile's max_duration; no grant outlives it.
 	Result<OpenedSession> open_session(const std::string& profile_name, const std::string& workspace,
 					   const std::string& purpose, std::uint32_t initiating_uid,
-					   policy::Mode mode);
+					   policy::Mode mode,
+					   std::optional<policy::Duration> lifetime = std::nullopt);
 
 	// An error means the request was malformed or the kernel could not be
 	// updated; a refusal is a Decision with verdict deny.

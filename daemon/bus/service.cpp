@@ -909,8 +909,13 @@ int open_session(sd_bus_message* m, void* ud, sd_bus_error* e)
 		return fail(e, kErrorNoSuchProfile, "no profile named " + quote(profile_name));
 	DECODE(ws, path_arg("workspace", workspace));
 	DECODE(why, text_arg("purpose", purpose, true));
-	DECODE(ok, check_options("options", opts, {{"mode", 's'}, {"user", 'u'}}));
+	DECODE(ok, check_options("options", opts, {{"mode", 's'}, {"user", 'u'}, {"ttl", 's'}}));
 	(void)ok;
+	std::optional<policy::Duration> lifetime;
+	if (auto it = opts.find("ttl"); it != opts.end()) {
+		DECODE(ttl, duration_arg("options.ttl", std::get<std::string>(it->second)));
+		lifetime = ttl;
+	}
 	policy::Mode mode = pit->second.session.mode;
 	if (auto it = opts.find("mode"); it != opts.end()) {
 		DECODE(md, mode_arg("options.mode", std::get<std::string>(it->second)));
@@ -923,7 +928,7 @@ int open_session(sd_bus_message* m, void* ud, sd_bus_error* e)
 	if (::stat(ws.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
 		return fail(e, invalid("workspace", quote(ws) + " is not an existing directory"));
 
-	auto opened = self->auth.open_session(profile_name, ws, why, user, mode);
+	auto opened = self->auth.open_session(profile_name, ws, why, user, mode, lifetime);
 	if (!opened)
 		return fail(e, error_name(opened.error(), kErrorInvalidArgument),
 			    "could not open a session: " + opened.error().message);

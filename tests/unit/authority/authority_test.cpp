@@ -524,6 +524,23 @@ TEST_F(AuthorityTest, NoGrantOutlivesTheSession)
 	EXPECT_EQ(kinds().back(), "evaluation");
 }
 
+TEST_F(AuthorityTest, ShorterSessionLifetimeBoundsItsGrants)
+{
+	auto too_long = authority_->open_session("test-agent", ws_, "unit test", ::getuid(), policy::Mode::enforce, 9h);
+	ASSERT_FALSE(too_long);
+	EXPECT_EQ(too_long.error().kind, ErrorKind::invalid_argument);
+	EXPECT_NE(too_long.error().message.find("max_duration of 8h"), std::string::npos) << too_long.error().message;
+	EXPECT_TRUE(authority_->sessions().empty()) << "a refused session left state behind";
+
+	auto opened = authority_->open_session("test-agent", ws_, "unit test", ::getuid(), policy::Mode::enforce, 1h);
+	ASSERT_TRUE(opened) << opened.error().message;
+	EXPECT_EQ(authority_->session(opened->id)->end_boot_ns, now_ + 3600 * kSecond);
+	now_ += 3600 * kSecond - 5 * kSecond;
+	Decision d = ask(opened->id, {Right::write}, ws_ + "/src", 10min);
+	ASSERT_EQ(d.verdict, Verdict::issue);
+	EXPECT_EQ(d.deadline_boot_ns, authority_->session(opened->id)->end_boot_ns);
+}
+
 TEST_F(AuthorityTest, ApprovalOfAVanishedPathFailsAndStaysPending)
 {
 	SessionId s = open();
