@@ -123,6 +123,16 @@ struct decision {
 	__u8 addr[16];
 };
 
+/* Names the object in events: its last component, device and inode. */
+static __always_inline void describe(struct decision *d, struct dentry *dentry)
+{
+	struct inode *inode = dentry->d_inode;
+
+	d->name = dentry->d_name.name;
+	d->dev = dentry->d_sb->s_dev;
+	d->ino = inode ? inode->i_ino : 0;
+}
+
 /* True if this session's budget allows one more event now; counts if not. */
 static __always_inline bool within_rate(const struct subject *s, __u32 *suppressed)
 {
@@ -227,7 +237,13 @@ static __always_inline int finish(const struct subject *s, const struct decision
 		reason = GRANTD_REASON_UNREGISTERED;
 	else if (!reason)
 		reason = (d->expired & ~d->granted) ? GRANTD_REASON_EXPIRED : GRANTD_REASON_NO_RULE;
-	permissive = s->session && (s->session->flags & GRANTD_SESSION_PERMISSIVE);
+	/*
+	 * Permissive sessions are allowed what a grant could give them, never
+	 * what self-protection forbids: no grant can cover that, and allowing
+	 * it would let one permissive session switch enforcement off for all.
+	 */
+	permissive = s->session && (s->session->flags & GRANTD_SESSION_PERMISSIVE) &&
+		     reason != GRANTD_REASON_PROTECTED;
 	report(s, d, hook, permissive ? GRANTD_VERDICT_WOULD_DENY : GRANTD_VERDICT_DENY, reason,
 	       counter);
 	return permissive ? 0 : -EACCES;

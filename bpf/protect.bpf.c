@@ -86,17 +86,50 @@ int BPF_PROG(grantd_task_alloc, struct task_struct *task, unsigned long clone_fl
 		return protect(&s, hook, 0);                       \
 	}
 
-/* Mounts would rearrange the tree the rules are written against. */
-DENY_GOVERNED(sb_mount, GRANTD_HOOK_MOUNT, const char *dev_name, const struct path *path,
-	      const char *type, unsigned long flags, void *data, int ret)
-DENY_GOVERNED(move_mount, GRANTD_HOOK_MOUNT, const struct path *from_path, const struct path *to_path,
-	      int ret)
-DENY_GOVERNED(sb_umount, GRANTD_HOOK_MOUNT, struct vfsmount *mnt, int flags, int ret)
-DENY_GOVERNED(sb_pivotroot, GRANTD_HOOK_MOUNT, const struct path *old_path,
-	      const struct path *new_path, int ret)
+/* As DENY_GOVERNED, naming in the event the object the task aimed at. */
+#define DENY_GOVERNED_AT(prog, hook, object, ...)                         \
+	SEC("lsm/" #prog)                                                 \
+	int BPF_PROG(grantd_##prog, __VA_ARGS__)                           \
+	{                                                                 \
+		struct decision d = { .reason = GRANTD_REASON_PROTECTED }; \
+		struct subject s;                                         \
+		if (ret)                                                  \
+			return ret;                                       \
+		if (!governed(&s))                                        \
+			return 0;                                         \
+		describe(&d, object);                                     \
+		return finish(&s, &d, hook);                              \
+	}
+
+/*
+ * Mounts would rearrange the tree the rules are written against. Events name
+ * the mount point (for umount: the root of the mount, whose device says
+ * which filesystem) or the new root.
+ */
+DENY_GOVERNED_AT(sb_mount, GRANTD_HOOK_MOUNT, path->dentry, const char *dev_name, const struct path *path,
+		 const char *type, unsigned long flags, void *data, int ret)
+DENY_GOVERNED_AT(move_mount, GRANTD_HOOK_MOUNT, to_path->dentry, const struct path *from_path,
+		 const struct path *to_path, int ret)
+DENY_GOVERNED_AT(sb_umount, GRANTD_HOOK_MOUNT, mnt->mnt_root, struct vfsmount *mnt, int flags, int ret)
+DENY_GOVERNED_AT(sb_pivotroot, GRANTD_HOOK_MOUNT, new_path->dentry, const struct path *old_path,
+		 const struct path *new_path, int ret)
 /* A new user namespace hands out capabilities that mounts and more need. */
 DENY_GOVERNED(userns_create, GRANTD_HOOK_USERNS_CREATE, const struct cred *cred, int ret)
-DENY_GOVERNED(kernel_module_request, GRANTD_HOOK_KERNEL_MODULE, char *kmod_name, int ret)
+
+/* A module the kernel would load on the task's behalf (e.g. "fs-minix"), named in the event. */
+SEC("lsm/kernel_module_request")
+int BPF_PROG(grantd_kernel_module_request, char *kmod_name, int ret)
+{
+	struct decision d = { .reason = GRANTD_REASON_PROTECTED, .name = (const unsigned char *)kmod_name };
+	struct subject s;
+
+	if (ret)
+		return ret;
+	if (!governed(&s))
+		return 0;
+	return finish(&s, &d, GRANTD_HOOK_KERNEL_MODULE);
+}
+
 /* io_uring personalities act with another identity's credentials. */
 DENY_GOVERNED(uring_override_creds, GRANTD_HOOK_URING, const struct cred *new, int ret)
 /* Passthrough commands reach drivers past every file hook. */

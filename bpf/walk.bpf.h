@@ -71,16 +71,6 @@ static __always_inline bool check_object(struct decision *d, __u32 session_id, _
 	return (d->granted & d->requested) == d->requested;
 }
 
-/* Names the object in events: its last component, device and inode. */
-static __always_inline void describe(struct decision *d, struct dentry *dentry)
-{
-	struct inode *inode = dentry->d_inode;
-
-	d->name = dentry->d_name.name;
-	d->dev = dentry->d_sb->s_dev;
-	d->ino = inode ? inode->i_ino : 0;
-}
-
 /* grantd's own machinery: no grant opens it for change. */
 static __always_inline bool protected_fs(struct dentry *dentry)
 {

@@ -614,6 +614,44 @@ TEST_F(Bus, AdmitProcessMovesAWaitingChildIn)
 	::close(result[1]);
 }
 
+// An administrator switches a running session to permissive and back; the
+// kernel follows, and the Mode property says so.
+TEST_F(Bus, SetModeSwitchesEnforcement)
+{
+	Opened s = open_session("learning what it needs");
+	ASSERT_NE(s.id, 0u);
+	Resident resident(s.cgroup);
+	std::string lexer = kWs + "/src/parser/lexer.c";
+	auto set_mode = [&](const char* mode) {
+		return call(admin_.get(), false, kRoot, kManager, "SetMode",
+			    [&](sd_bus_message* m) { return sd_bus_message_append(m, "us", s.id, mode); });
+	};
+	auto mode = [&] {
+		Reply r = call(admin_.get(), false, ("/org/grantd1/session/" + std::to_string(s.id)).c_str(),
+			       "org.freedesktop.DBus.Properties", "Get",
+			       [](sd_bus_message* m) { return sd_bus_message_append(m, "ss", "org.grantd1.Session", "Mode"); });
+		const char* value = nullptr;
+		if (!r.ok() || sd_bus_message_read(r.message.get(), "v", "s", &value) < 0)
+			return "error " + r.error;
+		return std::string(value);
+	};
+	EXPECT_EQ(mode(), "enforce");
+	EXPECT_EQ(write_in(s.cgroup, lexer), EACCES);
+	Reply done = set_mode("permissive");
+	ASSERT_TRUE(done.ok()) << done.error;
+	EXPECT_EQ(mode(), "permissive");
+	EXPECT_EQ(write_in(s.cgroup, lexer), 0) << "a permissive session only reports";
+	EXPECT_EQ(set_mode("lax").name(), "org.grantd1.Error.InvalidArgument");
+	ASSERT_TRUE(set_mode("enforce").ok());
+	EXPECT_EQ(write_in(s.cgroup, lexer), EACCES);
+	std::string agent = as_agent(s.cgroup, s.channel, [&](sd_bus* b) {
+		return call(b, true, kRoot, kManager, "SetMode",
+			    [&](sd_bus_message* m) { return sd_bus_message_append(m, "us", 0u, "permissive"); })
+			.name();
+	});
+	EXPECT_EQ(agent, "org.grantd1.Error.AccessDenied") << "an agent switched its own session's mode";
+}
+
 TEST_F(Bus, IntrospectionNamesEveryArgument)
 {
 	Reply r = call(admin_.get(), false, kRoot, "org.freedesktop.DBus.Introspectable", "Introspect", nullptr);

@@ -1,0 +1,403 @@
+// Userspace micro-benchmarks (issue 6): what the daemon spends per request.
+//   BM_Evaluate      policy::evaluate against envelopes of 10/100/1000 rules
+//   BM_IssueGrant    Authority::request up to an issued grant: policy, path
+//                    resolution, the kernel rule written into real BPF maps,
+//                    and its provenance records (page cache / fdatasync)
+//   BM_ProvenanceAppend  one record: encoding, SHA-256 chain, write (and sync)
+//
+// The maps are real: created from grantd's own BPF object with no program
+// loaded (the host kernel refuses LSM programs, not maps), pinned in a scratch
+// directory and opened as the daemon's writer opens them. Without root or
+// bpffs BM_IssueGrant reports why and skips.
+#include "audit/provenance_log.h"
+#include "authority/authority.h"
+#include "authority/enforcer.h"
+#include "grantd.skel.h"
+#include "loader.h"
+#include "maps_writer.h"
+
+#include <grantd/policy.h>
+
+#include <benchmark/benchmark.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using grantd::policy::Right;
+
+class ScratchDir {
+public:
+	ScratchDir()
+	{
+		std::string pattern = (fs::temp_directory_path() / "grantd-bench-XXXXXX").string();
+		if (!::mkdtemp(pattern.data()))
+			throw std::runtime_error("mkdtemp failed");
+		path_ = pattern;
+	}
+	~ScratchDir()
+	{
+		std::error_code ignored;
+		fs::remove_all(path_, ignored);
+	}
+	ScratchDir(const ScratchDir&) = delete;
+	ScratchDir& operator=(const ScratchDir&) = delete;
+	std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+private:
+	fs::path path_;
+};
+
+// A profile whose envelope has `rules` grantable rules, one directory each,
+// and a few never rules, as a real profile would.
+std::string profile_text(int rules)
+{
+	std::string t = "name = \"bench\"\ndescription = \"benchmark envelope\"\n[session]\nmode = \"enforce\"\nmax_duration = \"8h\"\n"
+			"max_delegation_depth = 0\n";
+	for (int i = 0; i < rules; i++)
+		t += "[[grantable]]\nname = \"dir-" + std::to_string(i) + "\"\nrights = [\"read\", \"write\", \"create\"]\n"
+		     "paths = [\"{workspace}/d" + std::to_string(i) + "\"]\nmax_ttl = \"1h\"\napproval = \"auto\"\n";
+	t += "[[never]]\nname = \"hooks\"\npaths = [\"{workspace}/.git/hooks\"]\n"
+	     "[[never]]\nname = \"keys\"\npaths = [\"{home}/.ssh\", \"{home}/.gnupg\"]\n"
+	     "[[never]]\nname = \"docker\"\npaths = [\"/run/docker.sock\"]\n";
+	return t;
+}
+
+grantd::policy::Profile make_profile(int rules)
+{
+	auto p = grantd::policy::parse_profile(profile_text(rules), "bench.toml");
+	if (!p)
+		throw std::runtime_error(p.error().message);
+	return p.value();
+}
+
+// The request matches the last rule: the evaluator looks at every rule.
+void BM_Evaluate(benchmark::State& state)
+{
+	int rules = static_cast<int>(state.range(0));
+	auto profile = make_profile(rules);
+	grantd::policy::Context context{"/srv/ws", "/home/agent", "agent"};
+	grantd::policy::Request request;
+	request.rights = {Right::read, Right::write};
+	request.resources.push_back({grantd::policy::ResourceKind::path,
+				     "/srv/ws/d" + std::to_string(rules - 1) + "/src/parser/lexer.c", {}, 0});
+	request.ttl = 10min;
+	request.purpose = "fix the parser";
+	for (auto _ : state) {
+		auto d = grantd::policy::evaluate(profile, request, context);
+		if (!d || d->verdict != grantd::policy::Verdict::issue) {
+			state.SkipWithError("request not issued");
+			break;
+		}
+		benchmark::DoNotOptimize(d);
+	}
+}
+BENCHMARK(BM_Evaluate)->Arg(10)->Arg(100)->Arg(1000);
+
+// grantd's maps, created without any program, pinned where MapsWriter looks.
+class ScratchMaps {
+public:
+	ScratchMaps() : pin_dir_("/sys/fs/bpf/grantd-bench-" + std::to_string(::getpid()))
+	{
+		skel_ = grantd_bpf__open();
+		if (!skel_) {
+			error_ = "open grantd's BPF object: " + std::string(std::strerror(errno));
+			return;
+		}
+		bpf_program* prog;
+		bpf_object__for_each_program(prog, skel_->obj) bpf_program__set_autoload(prog, false);
+		if (grantd_bpf__load(skel_)) {
+			error_ = "create grantd's maps (needs root): " + std::string(std::strerror(errno));
+			return;
+		}
+		std::error_code ec;
+		fs::create_directories(pin_dir_ + "/maps", ec);
+		for (const std::string& name : grantd::map_names()) {
+			bpf_map* map = bpf_object__find_map_by_name(skel_->obj, name.c_str());
+			if (!map || bpf_map__pin(map, grantd::map_pin_path(pin_dir_, name).c_str())) {
+				error_ = "pin map " + name + " under " + pin_dir_ + " (needs bpffs): " + std::strerror(errno);
+				return;
+			}
+		}
+		grantd_config cfg{};
+		cfg.abi_version = GRANTD_ABI_VERSION;
+		__u32 zero = 0;
+		bpf_map__update_elem(skel_->maps.settings, &zero, sizeof zero, &cfg, sizeof cfg, BPF_ANY);
+		auto w = grantd::MapsWriter::open_pinned(pin_dir_);
+		if (!w) {
+			error_ = w.error().message;
+			return;
+		}
+		writer_ = std::make_unique<grantd::MapsWriter>(std::move(w.value()));
+	}
+	~ScratchMaps()
+	{
+		writer_.reset();
+		std::error_code ec;
+		fs::remove_all(pin_dir_, ec);
+		grantd_bpf__destroy(skel_);
+	}
+	grantd::MapsWriter* writer() { return writer_.get(); }
+	const std::string& error() const { return error_; }
+
+private:
+	std::string pin_dir_;
+	grantd_bpf* skel_ = nullptr;
+	std::unique_ptr<grantd::MapsWriter> writer_;
+	std::string error_;
+};
+
+// The real maps; cgroups are made up, since creating them is not the grant's cost.
+class MapsOnlyEnforcer final : public grantd::authority::Enforcer {
+public:
+	explicit MapsOnlyEnforcer(grantd::MapsWriter& maps) : maps_(maps) {}
+	grantd::Result<std::uint64_t> create_cgroup(const std::string&) override { return next_cgroup_++; }
+	grantd::Result<void> remove_cgroup(const std::string&) override { return {}; }
+	grantd::Result<void> add_session(std::uint64_t cgroup_id, std::uint32_t session_id, std::uint32_t flags) override
+	{
+		return maps_.add_session(cgroup_id, session_id, flags);
+	}
+	grantd::Result<void> set_session_flags(std::uint64_t cgroup_id, std::uint32_t flags) override
+	{
+		return maps_.set_session_flags(cgroup_id, flags);
+	}
+	grantd::Result<void> remove_session(std::uint64_t cgroup_id) override { return maps_.remove_session(cgroup_id); }
+	grantd::Result<std::vector<std::pair<std::uint64_t, grantd_session>>> list_sessions() const override
+	{
+		return maps_.sessions();
+	}
+	grantd::Result<std::vector<grantd_file_key>> list_file_rules() const override { return maps_.file_rules(); }
+	grantd::Result<std::vector<std::pair<std::uint32_t, grantd::Endpoint>>> list_net_rules() const override
+	{
+		return maps_.net_rules();
+	}
+	grantd::Result<void> put_file_rule(std::uint32_t session_id, const grantd::ObjectId& object,
+					   const grantd_file_rule& rule) override
+	{
+		return maps_.put_file_rule(session_id, object, rule);
+	}
+	grantd::Result<void> remove_file_rule(std::uint32_t session_id, const grantd::ObjectId& object) override
+	{
+		return maps_.remove_file_rule(session_id, object);
+	}
+	grantd::Result<void> put_net_rule(std::uint32_t session_id, const grantd::Endpoint& endpoint,
+					  const grantd_net_rule& rule) override
+	{
+		return maps_.put_net_rule(session_id, endpoint, rule);
+	}
+	grantd::Result<void> remove_net_rule(std::uint32_t session_id, const grantd::Endpoint& endpoint) override
+	{
+		return maps_.remove_net_rule(session_id, endpoint);
+	}
+
+private:
+	grantd::MapsWriter& maps_;
+	std::uint64_t next_cgroup_ = 1u << 20;
+};
+
+// An authority over real maps, a workspace with `files` files under the
+// directory the last grantable rule names, and a provenance log.
+class Bench {
+public:
+	static constexpr int kRules = 100;
+
+	Bench(benchmark::State& state, bool sync, int files = 1)
+	{
+		if (!maps_.writer()) {
+			error_ = maps_.error();
+			return;
+		}
+		ws_ = dir_ / "ws";
+		std::string leaf = ws_ + "/d" + std::to_string(kRules - 1) + "/src";
+		fs::create_directories(leaf);
+		for (int i = 0; i < files; i++)
+			std::ofstream(leaf + "/f" + std::to_string(i) + ".c") << "int f(void);\n";
+		fs::create_directories(dir_ / "profiles");
+		std::ofstream(dir_ / "profiles/bench.toml") << profile_text(kRules);
+		auto profiles = grantd::authority::load_profiles(dir_ / "profiles");
+		if (!profiles) {
+			error_ = profiles.error().message;
+			return;
+		}
+		grantd::audit::OpenOptions options;
+		options.durability =
+			sync ? grantd::audit::Durability::sync_each_append : grantd::audit::Durability::page_cache;
+		auto log = grantd::audit::ProvenanceLog::open(dir_ / "provenance.log", options);
+		if (!log) {
+			error_ = log.error().message;
+			return;
+		}
+		log_ = std::make_unique<grantd::audit::ProvenanceLog>(std::move(log.value()));
+		authority_ = std::make_unique<grantd::authority::Authority>(
+			std::make_unique<MapsOnlyEnforcer>(*maps_.writer()), "/bench/cgroup", std::move(profiles.value()),
+			*log_);
+		(void)state;
+	}
+	bool ok(benchmark::State& state) const
+	{
+		if (!error_.empty())
+			state.SkipWithError(error_.c_str());
+		return error_.empty();
+	}
+	grantd::authority::Authority& authority() { return *authority_; }
+	std::optional<grantd::authority::SessionId> open(benchmark::State& state)
+	{
+		auto s = authority_->open_session("bench", ws_, "benchmark", ::getuid(), grantd::policy::Mode::enforce);
+		if (!s) {
+			state.SkipWithError(s.error().message.c_str());
+			return std::nullopt;
+		}
+		return s->id;
+	}
+	grantd::policy::Resource file(int i) const
+	{
+		return grantd::policy::parse_resource(ws_ + "/d" + std::to_string(kRules - 1) + "/src/f" +
+						      std::to_string(i) + ".c")
+			.value();
+	}
+	std::optional<grantd::authority::GrantId> issue(benchmark::State& state, grantd::authority::SessionId s, int i)
+	{
+		auto d = authority_->request(s, {Right::read, Right::write}, {file(i)}, 10min, "fix the lexer",
+					     grantd::audit::Requester{1, 0, 1});
+		if (!d || d->verdict != grantd::policy::Verdict::issue) {
+			state.SkipWithError(d ? d->reason.c_str() : d.error().message.c_str());
+			return std::nullopt;
+		}
+		return d->grant_id;
+	}
+
+private:
+	ScratchMaps maps_;
+	ScratchDir dir_;
+	std::string ws_;
+	std::string error_;
+	std::unique_ptr<grantd::audit::ProvenanceLog> log_;
+	std::unique_ptr<grantd::authority::Authority> authority_;
+};
+
+// Issue (and, outside the timing, revoke) one grant on a file in a session
+// whose profile has 100 grantable rules. Arg: 0 page cache, 1 fdatasync.
+void BM_IssueGrant(benchmark::State& state)
+{
+	Bench b(state, state.range(0) != 0);
+	if (!b.ok(state))
+		return;
+	auto session = b.open(state);
+	if (!session)
+		return;
+	for (auto _ : state) {
+		auto grant = b.issue(state, *session, 0);
+		if (!grant)
+			break;
+		state.PauseTiming();
+		auto revoked = b.authority().revoke(*grant, 0, "benchmark");
+		state.ResumeTiming();
+		if (!revoked) {
+			state.SkipWithError(revoked.error().message.c_str());
+			break;
+		}
+	}
+}
+BENCHMARK(BM_IssueGrant)->Arg(0)->Arg(1)->ArgName("sync");
+
+// Opening a session (no baseline rules: the session's cgroup and map entry
+// and its provenance record), closed outside the timing. Page cache.
+void BM_OpenSession(benchmark::State& state)
+{
+	Bench b(state, false);
+	if (!b.ok(state))
+		return;
+	for (auto _ : state) {
+		auto s = b.open(state);
+		if (!s)
+			break;
+		state.PauseTiming();
+		auto closed = b.authority().close_session(*s, "benchmark");
+		state.ResumeTiming();
+		if (!closed) {
+			state.SkipWithError(closed.error().message.c_str());
+			break;
+		}
+	}
+}
+BENCHMARK(BM_OpenSession);
+
+// Closing a session that holds 1,000 grants on 1,000 files (issued outside
+// the timing): every rule removed from the kernel, the revocations recorded.
+void BM_CloseSession(benchmark::State& state)
+{
+	int grants = static_cast<int>(state.range(0));
+	Bench b(state, false, grants);
+	if (!b.ok(state))
+		return;
+	for (auto _ : state) {
+		state.PauseTiming();
+		auto s = b.open(state);
+		for (int i = 0; s && i < grants; i++)
+			if (!b.issue(state, *s, i))
+				s.reset();
+		state.ResumeTiming();
+		if (!s)
+			break;
+		auto closed = b.authority().close_session(*s, "benchmark");
+		if (!closed) {
+			state.SkipWithError(closed.error().message.c_str());
+			break;
+		}
+	}
+}
+BENCHMARK(BM_CloseSession)->Arg(1000)->ArgName("grants")->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// Arg: 0 page cache, 1 fdatasync.
+void BM_ProvenanceAppend(benchmark::State& state)
+{
+	ScratchDir dir;
+	grantd::audit::OpenOptions options;
+	options.durability =
+		state.range(0) ? grantd::audit::Durability::sync_each_append : grantd::audit::Durability::page_cache;
+	auto log = grantd::audit::ProvenanceLog::open(dir / "provenance.log", options);
+	if (!log) {
+		state.SkipWithError(log.error().message.c_str());
+		return;
+	}
+	grantd::audit::Request body;
+	body.session_id = 7;
+	body.requester = {1234, 1000, 42};
+	body.rights = 3;
+	body.resources = {"/srv/ws/src/parser/lexer.c", "/srv/ws/src/parser/lexer.h"};
+	body.ttl_ns = 600'000'000'000ull;
+	body.purpose = "fix the off-by-one in the lexer's number scanner";
+	for (auto _ : state) {
+		body.request_id++;
+		auto r = log->append(body);
+		if (!r) {
+			state.SkipWithError(r.error().message.c_str());
+			break;
+		}
+	}
+	state.SetBytesProcessed(static_cast<std::int64_t>(log->size()));
+}
+BENCHMARK(BM_ProvenanceAppend)->Arg(0)->Arg(1)->ArgName("sync");
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+	libbpf_set_print(nullptr);
+	benchmark::Initialize(&argc, argv);
+	if (benchmark::ReportUnrecognizedArguments(argc, argv))
+		return 1;
+	benchmark::RunSpecifiedBenchmarks();
+	benchmark::Shutdown();
+	return 0;
+}

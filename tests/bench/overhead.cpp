@@ -1,0 +1,703 @@
+// In-VM overhead runs (issue 6): what grantd adds to open/close, execve and
+// TCP connect, next to the empty-program floor and Landlock, all in one boot.
+// tests/bench/run starts it in the QEMU VM with --icount, where the clock
+// counts guest instructions, and turns its BENCH lines into docs/benchmarks.md.
+//
+// Every loop runs in a forked child, so that what the child takes on (a
+// session cgroup, a Landlock domain) goes away with it. Variants, in order:
+//   none        no LSM programs of ours
+//   floor       an empty program on every hook grantd uses (floor.bpf.c)
+//   ungoverned  the real grantd loaded, the task outside its cgroup root
+//   governed    the task in a session with a matching grant and N unrelated rules
+//   landlock    the programs removed (grantd --remove-pins); Landlock with the
+//               equivalent rule and N unrelated rules
+//   none-again  the baseline once more: how much the boot drifted
+#include "cgroup.h"
+#include "maps_writer.h"
+#include "vm_support.h"
+
+#include <grantd/abi.h>
+
+#include <arpa/inet.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+const std::string kBase = "/run/grantd-bench"; // a tmpfs of our own
+const std::string kTree = kBase + "/tree";     // the read rule sits here
+const std::string kUnrelated = kBase + "/unrelated";
+const std::string kBinDir = kBase + "/bin"; // the exec rule sits here
+const std::string kExecTarget = kBinDir + "/exec-target";
+const std::string kProj = kBase + "/proj"; // the real workload: a small C project
+const std::string kRoot = "/sys/fs/cgroup/grantd"; // grantd's default cgroup root
+constexpr int kDepths[] = {0, 10, 29};
+constexpr int kRuleCounts[] = {0, 10, 1000};
+constexpr int kMaxRules = 1000;
+constexpr std::uint16_t kPort = 7000; // unrelated rules name the ports above it
+
+constexpr std::uint32_t right(int r) { return GRANTD_RIGHT_BIT(r); }
+
+struct Options {
+	double scale = 1.0;
+	int open_iters = 20000;
+	int exec_iters = 400;
+	int connect_iters = 2000;
+	int build_iters = 3;
+	// Off by default: the build reads the compiler over 9p, and the guest
+	// clock then counts host I/O waits (6-31 s per build run to run).
+	bool build = false;
+	// Sessions x rules loaded for the at-scale measurements (issue 6: 10,000 x 100).
+	int scale_sessions = 10000;
+	int scale_rules = 100;
+	std::string exec_source; // the static binary, copied into kBinDir
+};
+Options opts;
+
+[[noreturn]] void die(const std::string& what)
+{
+	std::fprintf(stdout, "BENCH-ERROR %s\n", what.c_str());
+	std::fflush(stdout);
+	std::exit(1);
+}
+
+std::uint64_t now_ns()
+{
+	timespec ts{};
+	::clock_gettime(CLOCK_MONOTONIC, &ts);
+	return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+int iters(int base) { return std::max(10, static_cast<int>(base * opts.scale)); }
+
+std::string file_at(int depth)
+{
+	std::string dir = kTree;
+	for (int i = 1; i <= depth; i++)
+		dir += "/d" + std::to_string(i);
+	return dir + "/f";
+}
+
+// --- loops (run in the measured child; return ns per operation, or -errno) ---
+
+double open_loop(const std::string& path, int n)
+{
+	auto once = [&]() -> int {
+		int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		::close(fd);
+		return 0;
+	};
+	for (int i = 0; i < n / 10; i++)
+		if (int rc = once(); rc)
+			return rc;
+	std::uint64_t start = now_ns();
+	for (int i = 0; i < n; i++)
+		if (int rc = once(); rc)
+			return rc;
+	return static_cast<double>(now_ns() - start) / n;
+}
+
+double exec_loop(int n)
+{
+	char* argv[] = {const_cast<char*>(kExecTarget.c_str()), nullptr};
+	char* envp[] = {nullptr};
+	auto once = [&]() -> int {
+		pid_t pid = 0;
+		if (int rc = ::posix_spawn(&pid, kExecTarget.c_str(), nullptr, nullptr, argv, envp); rc)
+			return -rc;
+		int status = 0;
+		::waitpid(pid, &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			return -EACCES; // posix_spawn reports exec failures as exit 127
+		return 0;
+	};
+	for (int i = 0; i < std::max(1, n / 10); i++)
+		if (int rc = once(); rc)
+			return rc;
+	std::uint64_t start = now_ns();
+	for (int i = 0; i < n; i++)
+		if (int rc = once(); rc)
+			return rc;
+	return static_cast<double>(now_ns() - start) / n;
+}
+
+double connect_loop(int n)
+{
+	sockaddr_in to{};
+	to.sin_family = AF_INET;
+	to.sin_port = htons(kPort);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	auto once = [&]() -> int {
+		int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		// Reset on close: no TIME_WAIT pile-up across thousands of connections.
+		linger l{1, 0};
+		::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+		int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) ? -errno : 0;
+		::close(fd);
+		return rc;
+	};
+	for (int i = 0; i < n / 10; i++)
+		if (int rc = once(); rc)
+			return rc;
+	std::uint64_t start = now_ns();
+	for (int i = 0; i < n; i++)
+		if (int rc = once(); rc)
+			return rc;
+	return static_cast<double>(now_ns() - start) / n;
+}
+
+// Builds the project with the system's cc (one process per file, as make would).
+double build_loop(int n)
+{
+	std::string script = kProj + "/build.sh";
+	char* argv[] = {const_cast<char*>("/bin/sh"), script.data(), nullptr};
+	char* envp[] = {const_cast<char*>("PATH=/usr/bin:/bin"), nullptr};
+	auto once = [&]() -> int {
+		pid_t pid = 0;
+		if (int rc = ::posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv, envp); rc)
+			return -rc;
+		int status = 0;
+		::waitpid(pid, &status, 0);
+		return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EACCES;
+	};
+	if (int rc = once(); rc) // the compiler's files into the page cache
+		return rc;
+	std::uint64_t start = now_ns();
+	for (int i = 0; i < n; i++)
+		if (int rc = once(); rc)
+			return rc;
+	return static_cast<double>(now_ns() - start) / n;
+}
+
+// Accepts and closes forever, in the (never governed) parent.
+void start_listener()
+{
+	int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	sockaddr_in at{};
+	at.sin_family = AF_INET;
+	at.sin_port = htons(kPort);
+	at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (::bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at) || ::listen(fd, 4096))
+		die(std::string("listener: ") + std::strerror(errno));
+	std::thread([fd] {
+		for (;;) {
+			int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+			if (c >= 0)
+				::close(c);
+		}
+	}).detach();
+}
+
+// --- one measurement: a child that prepares itself, then loops ---
+
+using Prepare = std::function<int()>; // 0, or an errno: the child could not set itself up
+
+double in_child(const Prepare& prepare, const std::function<double()>& loop)
+{
+	int fds[2];
+	if (::pipe2(fds, O_CLOEXEC))
+		die("pipe");
+	std::fflush(nullptr);
+	pid_t pid = ::fork();
+	if (pid == 0) {
+		// Only stdio and the result pipe: every inherited fd (the floor's
+		// programs and links, grantd's maps) would otherwise be copied and
+		// closed again by each spawn in the exec loop, and counted.
+		int out = fds[1] == 3 ? 3 : ::dup3(fds[1], 3, O_CLOEXEC);
+		::close_range(4, ~0u, 0);
+		int err = out == 3 ? (prepare ? prepare() : 0) : EBADF;
+		double ns = err ? -1e9 - err : loop();
+		(void)!::write(out, &ns, sizeof ns);
+		_exit(0);
+	}
+	::close(fds[1]);
+	double ns = NAN;
+	if (::read(fds[0], &ns, sizeof ns) != sizeof ns)
+		ns = NAN;
+	::close(fds[0]);
+	::waitpid(pid, nullptr, 0);
+	return ns;
+}
+
+int phase = 0; // which stretch of the boot: baselines are taken between the variants
+
+void report(const std::string& variant, const std::string& loop, int depth, int rules, int n, double ns)
+{
+	if (!(ns > 0)) {
+		int err = ns <= -1e9 ? static_cast<int>(-ns - 1e9) : static_cast<int>(-ns);
+		std::printf("BENCH-ERROR variant=%s loop=%s depth=%d rules=%d: %s\n", variant.c_str(), loop.c_str(),
+			    depth, rules, std::isnan(ns) ? "child died" : std::strerror(err));
+		std::fflush(stdout);
+		return;
+	}
+	std::printf("BENCH {\"variant\":\"%s\",\"phase\":%d,\"loop\":\"%s\",\"depth\":%d,\"rules\":%d,"
+		    "\"iters\":%d,\"ns\":%.1f}\n",
+		    variant.c_str(), phase, loop.c_str(), depth, rules, n, ns);
+	std::fflush(stdout);
+}
+
+// The three loops for one variant and rule count (rules -1: not applicable).
+void measure(const std::string& variant, int rules, const Prepare& prepare, bool connect = true)
+{
+	for (int depth : kDepths) {
+		int n = iters(opts.open_iters);
+		report(variant, "open", depth, rules, n, in_child(prepare, [&] { return open_loop(file_at(depth), n); }));
+	}
+	int n = iters(opts.exec_iters);
+	report(variant, "exec", 0, rules, n, in_child(prepare, [&] { return exec_loop(n); }));
+	if (connect) {
+		n = iters(opts.connect_iters);
+		report(variant, "connect", 0, rules, n, in_child(prepare, [&] { return connect_loop(n); }));
+	}
+	if (opts.build && (rules == -1 || rules == kMaxRules)) {
+		n = std::max(1, static_cast<int>(opts.build_iters * std::min(1.0, opts.scale * 4)));
+		report(variant, "build", 0, rules, n, in_child(prepare, [&] { return build_loop(n); }));
+	}
+}
+
+// Lets deferred kernel work (freeing detached programs and maps, RCU
+// callbacks) finish before the next measurement: with -smp 1 it would
+// otherwise run inside it. Idle time costs nothing under -icount sleep=off.
+void settle()
+{
+	std::fflush(nullptr);
+	::sleep(3);
+}
+
+// --- the floor ---
+
+class Floor {
+public:
+	explicit Floor(const std::string& path)
+	{
+		obj_ = bpf_object__open_file(path.c_str(), nullptr);
+		if (!obj_)
+			die("open " + path + ": " + std::strerror(errno));
+		btf* vmlinux = btf__load_vmlinux_btf();
+		bpf_program* prog;
+		int skipped = 0;
+		bpf_object__for_each_program(prog, obj_)
+		{
+			std::string hook = bpf_program__section_name(prog) + 4; // "lsm/"
+			if (!vmlinux || btf__find_by_name_kind(vmlinux, ("bpf_lsm_" + hook).c_str(), BTF_KIND_FUNC) < 0) {
+				bpf_program__set_autoload(prog, false);
+				skipped++;
+			}
+		}
+		btf__free(vmlinux);
+		if (bpf_object__load(obj_))
+			die("load floor programs: " + std::string(std::strerror(errno)));
+		bpf_object__for_each_program(prog, obj_)
+		{
+			if (!bpf_program__autoload(prog))
+				continue;
+			bpf_link* link = bpf_program__attach(prog);
+			if (!link)
+				die(std::string("attach ") + bpf_program__name(prog) + ": " + std::strerror(errno));
+			links_.push_back(link);
+		}
+		std::printf("BENCH-INFO floor programs attached=%zu absent-hooks=%d\n", links_.size(), skipped);
+	}
+	~Floor()
+	{
+		for (bpf_link* l : links_)
+			bpf_link__destroy(l);
+		bpf_object__close(obj_);
+	}
+
+private:
+	bpf_object* obj_ = nullptr;
+	std::vector<bpf_link*> links_;
+};
+
+// --- Landlock, with our own definitions: the host's headers may predate net rules ---
+
+constexpr std::uint64_t LL_FS_EXECUTE = 1ull << 0;
+constexpr std::uint64_t LL_FS_WRITE_FILE = 1ull << 1;
+constexpr std::uint64_t LL_FS_READ_FILE = 1ull << 2;
+constexpr std::uint64_t LL_FS_READ_DIR = 1ull << 3;
+constexpr std::uint64_t LL_NET_BIND_TCP = 1ull << 0;
+constexpr std::uint64_t LL_NET_CONNECT_TCP = 1ull << 1;
+constexpr int LL_RULE_PATH_BENEATH = 1;
+constexpr int LL_RULE_NET_PORT = 2;
+
+struct LlRulesetAttr {
+	std::uint64_t handled_access_fs;
+	std::uint64_t handled_access_net;
+};
+struct __attribute__((packed)) LlPathBeneath {
+	std::uint64_t allowed_access;
+	std::int32_t parent_fd;
+};
+struct LlNetPort {
+	std::uint64_t allowed_access;
+	std::uint64_t port;
+};
+
+int landlock_abi()
+{
+	return static_cast<int>(::syscall(SYS_landlock_create_ruleset, nullptr, 0, 1u /* VERSION */));
+}
+
+// Every fs right the kernel's ABI knows up to truncate (ioctl on devices is
+// irrelevant here), and TCP on ABI 4+.
+int landlock_sandbox(int abi, int unrelated)
+{
+	std::uint64_t fs = (1ull << 13) - 1;
+	if (abi >= 2)
+		fs |= 1ull << 13; // refer
+	if (abi >= 3)
+		fs |= 1ull << 14; // truncate
+	LlRulesetAttr attr{fs, abi >= 4 ? LL_NET_BIND_TCP | LL_NET_CONNECT_TCP : 0};
+	int rs = static_cast<int>(
+		::syscall(SYS_landlock_create_ruleset, &attr, abi >= 4 ? sizeof attr : sizeof attr.handled_access_fs, 0));
+	if (rs < 0)
+		return errno;
+	auto beneath = [&](const std::string& path, std::uint64_t access) -> int {
+		int fd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+		if (fd < 0)
+			return errno;
+		LlPathBeneath pb{access, fd};
+		int rc = static_cast<int>(::syscall(SYS_landlock_add_rule, rs, LL_RULE_PATH_BENEATH, &pb, 0));
+		::close(fd);
+		return rc ? errno : 0;
+	};
+	auto port = [&](std::uint64_t p) -> int {
+		LlNetPort np{LL_NET_CONNECT_TCP, p};
+		return ::syscall(SYS_landlock_add_rule, rs, LL_RULE_NET_PORT, &np, 0) ? errno : 0;
+	};
+	int err = beneath(kTree, LL_FS_READ_FILE | LL_FS_READ_DIR);
+	if (!err)
+		err = beneath(kBinDir, LL_FS_EXECUTE | LL_FS_READ_FILE);
+	if (!err && abi >= 4)
+		err = port(kPort);
+	// The build: the system read and run, its own tree and /tmp changed.
+	std::uint64_t change = fs & ~LL_FS_EXECUTE;
+	if (!err)
+		err = beneath("/", LL_FS_READ_FILE | LL_FS_READ_DIR | LL_FS_EXECUTE);
+	if (!err)
+		err = beneath(kProj, change);
+	if (!err)
+		err = beneath("/tmp", change);
+	if (!err)
+		err = beneath("/dev/null", LL_FS_READ_FILE | LL_FS_WRITE_FILE);
+	for (int i = 0; !err && i < unrelated; i++) {
+		err = beneath(kUnrelated + "/" + std::to_string(i), LL_FS_READ_FILE | LL_FS_READ_DIR);
+		if (!err && abi >= 4)
+			err = port(kPort + 1 + i);
+	}
+	if (!err && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		err = errno;
+	if (!err && ::syscall(SYS_landlock_restrict_self, rs, 0))
+		err = errno;
+	::close(rs);
+	return err;
+}
+
+// --- grantd sessions, written through the maps writer as the VM suites do ---
+
+grantd::ObjectId id_of(const std::string& path)
+{
+	auto id = grantd::object_id(path);
+	if (!id)
+		die(id.error().message);
+	return id.value();
+}
+
+grantd::Endpoint loopback(std::uint16_t port)
+{
+	auto e = grantd::parse_endpoint("tcp:127.0.0.1/32:" + std::to_string(port));
+	if (!e)
+		die(e.error().message);
+	return e.value();
+}
+
+// The same rules as the Landlock domain: read on the tree, exec on the
+// binary's directory, connect to the listener, and `unrelated` rules of each kind.
+class BenchSession {
+public:
+	BenchSession(grantd::MapsWriter& maps, std::uint32_t id, int unrelated) : maps_(maps), id_(id)
+	{
+		path_ = kRoot + "/bench-" + std::to_string(id);
+		check(grantd::make_cgroup(path_));
+		auto cg = grantd::cgroup_id(path_);
+		if (!cg)
+			die(cg.error().message);
+		cgroup_id_ = cg.value();
+		check(maps.add_session(cgroup_id_, id));
+		auto forever = [](std::uint32_t rights) { return grantd::make_file_rule(rights, GRANTD_NO_DEADLINE); };
+		check(maps.put_file_rule(id, id_of(kTree), forever(right(GRANTD_RIGHT_READ))));
+		check(maps.put_file_rule(id, id_of(kBinDir), forever(right(GRANTD_RIGHT_EXEC) | right(GRANTD_RIGHT_READ))));
+		auto connect = grantd::make_net_rule(right(GRANTD_RIGHT_CONNECT), GRANTD_NO_DEADLINE);
+		check(maps.put_net_rule(id, loopback(kPort), connect));
+		std::uint32_t change = right(GRANTD_RIGHT_READ) | right(GRANTD_RIGHT_WRITE) | right(GRANTD_RIGHT_CREATE) |
+				       right(GRANTD_RIGHT_DELETE);
+		check(maps.put_file_rule(id, id_of("/"),
+					 forever(right(GRANTD_RIGHT_READ) | right(GRANTD_RIGHT_EXEC) | right(GRANTD_RIGHT_MAP_EXEC))));
+		check(maps.put_file_rule(id, id_of(kProj), forever(change)));
+		check(maps.put_file_rule(id, id_of("/tmp"), forever(change)));
+		check(maps.put_file_rule(id, id_of("/dev/null"), forever(right(GRANTD_RIGHT_READ) | right(GRANTD_RIGHT_WRITE))));
+		for (int i = 0; i < unrelated; i++) {
+			check(maps.put_file_rule(id, id_of(kUnrelated + "/" + std::to_string(i)),
+						 forever(right(GRANTD_RIGHT_READ))));
+			check(maps.put_net_rule(id, loopback(static_cast<std::uint16_t>(kPort + 1 + i)), connect));
+		}
+	}
+	~BenchSession()
+	{
+		(void)maps_.remove_session(cgroup_id_);
+		for (int i = 0; i < 100 && !grantd::remove_cgroup(path_); i++)
+			std::this_thread::sleep_for(std::chrono::milliseconds(20));
+	}
+	const std::string& cgroup() const { return path_; }
+
+private:
+	template <typename T>
+	static void check(const grantd::Result<T>& r)
+	{
+		if (!r)
+			die(r.error().message);
+	}
+	grantd::MapsWriter& maps_;
+	std::uint32_t id_;
+	std::string path_;
+	std::uint64_t cgroup_id_ = 0;
+};
+
+// Prints bpftool's view of a pinned map (its memlock is the kernel's estimate
+// of the map's memory).
+void map_memory(const std::string& name)
+{
+	std::string cmd = "bpftool -j map show pinned " GRANTD_PIN_DIR_DEFAULT "/maps/" + name + " 2>&1";
+	FILE* p = ::popen(cmd.c_str(), "r");
+	std::string out;
+	char buf[512];
+	while (p && std::fgets(buf, sizeof buf, p))
+		out += buf;
+	if (p)
+		::pclose(p);
+	while (!out.empty() && out.back() == '\n')
+		out.pop_back();
+	std::printf("BENCH-MAP %s %s\n", name.c_str(), out.c_str());
+}
+
+// 10,000 sessions x 100 rules in the maps (made-up cgroups and inodes: only
+// the maps' size matters), then the time to open and close one more session,
+// the maps' memory, and the governed and ungoverned loops again.
+void at_scale(grantd::MapsWriter& maps)
+{
+	const auto rule = grantd::make_file_rule(right(GRANTD_RIGHT_READ), GRANTD_NO_DEADLINE);
+	constexpr std::uint64_t kFakeCgroup = 1ull << 40;
+	constexpr std::uint32_t kFirstId = 100000;
+	constexpr std::uint32_t kFakeDev = 0xfff00;
+	auto fill = [&](std::uint32_t s) -> bool {
+		if (!maps.add_session(kFakeCgroup + s, kFirstId + s))
+			return false;
+		for (int j = 0; j < opts.scale_rules; j++) {
+			grantd::ObjectId o{kFakeDev, static_cast<std::uint64_t>(s) * opts.scale_rules + j + 1};
+			if (!maps.put_file_rule(kFirstId + s, o, rule))
+				return false;
+		}
+		return true;
+	};
+	std::uint64_t t0 = now_ns();
+	for (int s = 0; s < opts.scale_sessions; s++)
+		if (!fill(static_cast<std::uint32_t>(s))) {
+			std::printf("BENCH-ERROR at scale: filling session %d: %s\n", s, std::strerror(errno));
+			return;
+		}
+	double fill_s = (now_ns() - t0) / 1e9;
+	settle();
+	std::uint32_t extra = static_cast<std::uint32_t>(opts.scale_sessions);
+	std::uint64_t t1 = now_ns();
+	bool ok = fill(extra);
+	std::uint64_t t2 = now_ns();
+	std::printf("BENCH-SCALE {\"sessions\":%d,\"rules_per_session\":%d,\"fill_s\":%.3f,"
+		    "\"open_session_ns\":%.0f}\n",
+		    opts.scale_sessions, opts.scale_rules, fill_s, ok ? static_cast<double>(t2 - t1) : -1.0);
+	std::fflush(stdout);
+	for (const char* m : {"sessions", "file_rules", "net_rules"})
+		map_memory(m);
+	std::fflush(stdout);
+	{
+		BenchSession s(maps, 9, kMaxRules);
+		std::string cg = s.cgroup();
+		measure("governed-at-scale", kMaxRules, [cg] {
+			auto moved = grantd::move_to_cgroup(cg, 0);
+			return moved ? 0 : (moved.error().code ? moved.error().code : EIO);
+		});
+	}
+	measure("ungoverned-at-scale", -1, nullptr);
+	std::uint64_t t3 = now_ns();
+	auto removed = maps.remove_session(kFakeCgroup + extra);
+	std::uint64_t t4 = now_ns();
+	std::printf("BENCH-SCALE {\"close_session_ns\":%.0f}\n", removed ? static_cast<double>(t4 - t3) : -1.0);
+	std::fflush(stdout);
+}
+
+void run_grantd_variants(const std::string& grantd_bin)
+{
+	grantd::vmtest::Daemon daemon;
+	std::uint64_t t0 = now_ns();
+	if (std::string why = daemon.start(); !why.empty())
+		die("start grantd: " + why);
+	std::printf("BENCH-INFO grantd ready after %.1f s (instruction time)\n", (now_ns() - t0) / 1e9);
+	settle();
+	{
+		auto opened = grantd::MapsWriter::open_pinned(GRANTD_PIN_DIR_DEFAULT);
+		if (!opened)
+			die(opened.error().message);
+		grantd::MapsWriter maps = std::move(opened.value());
+		{
+			// The maps hold a session with the most rules; this task is outside the root.
+			BenchSession other(maps, 1, kMaxRules);
+			measure("ungoverned", -1, nullptr);
+		}
+		std::uint32_t id = 10;
+		for (int rules : kRuleCounts) {
+			BenchSession s(maps, id++, rules);
+			std::string cg = s.cgroup();
+			measure("governed", rules, [cg] {
+				auto moved = grantd::move_to_cgroup(cg, 0);
+				return moved ? 0 : (moved.error().code ? moved.error().code : EIO);
+			});
+		}
+		if (opts.scale_sessions > 0)
+			at_scale(maps);
+		auto denied = maps.counters(GRANTD_HOOK_FILE_OPEN);
+		if (denied)
+			std::printf("BENCH-INFO grantd file_open allow=%llu deny=%llu\n",
+				    static_cast<unsigned long long>(denied->allow),
+				    static_cast<unsigned long long>(denied->deny));
+	}
+	int status = daemon.stop();
+	if (status != 0)
+		std::printf("BENCH-INFO grantd exited %d; log:\n%s\n", status, daemon.log().c_str());
+	std::string remove = grantd_bin + " --remove-pins >/dev/null 2>&1";
+	if (std::system(remove.c_str()) != 0)
+		die("grantd --remove-pins failed");
+}
+
+void setup()
+{
+	grantd::vmtest::mkdirs(kBase);
+	if (::mount("tmpfs", kBase.c_str(), "tmpfs", 0, "mode=0755"))
+		die(std::string("mount tmpfs: ") + std::strerror(errno));
+	for (int depth : kDepths) {
+		grantd::vmtest::mkdirs(file_at(depth).substr(0, file_at(depth).rfind('/')));
+		grantd::vmtest::write_file(file_at(depth), "x\n");
+	}
+	for (int i = 0; i < kMaxRules; i++)
+		grantd::vmtest::mkdirs(kUnrelated + "/" + std::to_string(i));
+	grantd::vmtest::mkdirs(kProj + "/src");
+	grantd::vmtest::mkdirs(kProj + "/out");
+	std::string calls;
+	for (int f = 0; f < 8; f++) {
+		std::string src = "#include <stdio.h>\n#include <string.h>\n";
+		for (int g = 0; g < 6; g++)
+			src += "int f" + std::to_string(f) + "_" + std::to_string(g) +
+			       "(const char *s)\n{\n\tint n = 0;\n\tfor (size_t i = 0; i < strlen(s); i++)\n"
+			       "\t\tn = n * 31 + s[i] + " + std::to_string(g) + ";\n\treturn n;\n}\n";
+		grantd::vmtest::write_file(kProj + "/src/m" + std::to_string(f) + ".c", src);
+		calls += "int f" + std::to_string(f) + "_0(const char *s);\n";
+	}
+	grantd::vmtest::write_file(kProj + "/src/main.c",
+				   "#include <stdio.h>\n" + calls + "int main(void)\n{\n\tprintf(\"%d\\n\", f0_0(\"x\"));\n\treturn 0;\n}\n");
+	grantd::vmtest::write_file(kProj + "/build.sh",
+				   "set -e\ncd " + kProj + "\nfor f in src/*.c; do\n\tcc -O1 -pipe -c \"$f\" -o out/$(basename \"$f\" .c).o\n"
+				   "done\ncc out/*.o -o out/app\nout/app >/dev/null\nrm -f out/*.o out/app\n");
+	grantd::vmtest::mkdirs(kBinDir);
+	std::string copy = "cp " + opts.exec_source + " " + kExecTarget + " && chmod 0755 " + kExecTarget;
+	if (std::system(copy.c_str()) != 0)
+		die("copy " + opts.exec_source);
+	start_listener();
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+	std::string floor_object = GRANTD_BENCH_FLOOR_OBJECT;
+	opts.exec_source = GRANTD_BENCH_EXEC_TARGET;
+	for (int i = 1; i < argc; i++) {
+		std::string a = argv[i];
+		if (a.rfind("--scale=", 0) == 0)
+			opts.scale = std::atof(a.c_str() + 8);
+		else if (a == "--build")
+			opts.build = true;
+		else if (a.rfind("--sessions=", 0) == 0)
+			opts.scale_sessions = std::atoi(a.c_str() + 11);
+		else {
+			std::fprintf(stderr, "usage: %s [--scale=F] [--build] [--sessions=N]\n", argv[0]);
+			return 2;
+		}
+	}
+	std::string grantd_bin = grantd::vmtest::env_or("GRANTD_BIN", "");
+	if (grantd_bin.empty())
+		die("GRANTD_BIN is not set");
+	utsname u{};
+	::uname(&u);
+	int abi = landlock_abi();
+	std::printf("BENCH-KERNEL %s\n", u.release);
+	std::printf("BENCH-INFO landlock-abi=%d\n", abi);
+	std::fflush(stdout);
+	libbpf_set_print(nullptr);
+	setup();
+	std::uint64_t start = now_ns();
+
+	// The baseline drifts a little over a boot (about 1 % at depth 29): each
+	// variant is measured between two baselines, and compared with their mean.
+	settle();
+	measure("none", -1, nullptr);
+	phase++;
+	{
+		Floor floor(floor_object);
+		settle();
+		measure("floor", -1, nullptr);
+	}
+	phase++;
+	settle();
+	measure("none", -1, nullptr);
+	phase++;
+	run_grantd_variants(grantd_bin);
+	phase++;
+	settle();
+	measure("none", -1, nullptr);
+	phase++;
+	for (int rules : kRuleCounts)
+		measure("landlock", rules, [abi, rules] { return landlock_sandbox(abi, rules); }, abi >= 4);
+	phase++;
+	measure("none", -1, nullptr);
+
+	std::printf("BENCH-INFO total %.1f s (instruction time)\n", (now_ns() - start) / 1e9);
+	std::printf("BENCH-DONE\n");
+	return 0;
+}
