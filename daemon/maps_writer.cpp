@@ -258,18 +258,52 @@ Result<std::vector<std::pair<std::uint32_t, Endpoint>>> MapsWriter::net_rules() 
 	return out;
 }
 
-Result<void> MapsWriter::remove_session(std::uint64_t cgroup_id)
+// Session first: its tasks are denied from here on (unregistered cgroup),
+// so no rule is ever enforced for a half-removed session. nullopt: there was
+// no session for the cgroup.
+Result<std::optional<std::uint32_t>> MapsWriter::unregister_session(std::uint64_t cgroup_id)
 {
 	auto s = session(cgroup_id);
 	if (!s)
 		return s.error();
 	if (!s.value())
-		return {};
-	// Session first: its tasks are denied from here on (unregistered cgroup),
-	// so no rule is ever enforced for a half-removed session.
+		return std::optional<std::uint32_t>{};
 	if (bpf_map_delete_elem(sessions_.get(), &cgroup_id) != 0 && errno != ENOENT)
 		return Error::from_errno("remove session for cgroup " + std::to_string(cgroup_id));
-	return remove_rules_of(s.value()->session_id);
+	return std::optional<std::uint32_t>{s.value()->session_id};
+}
+
+Result<void> MapsWriter::remove_session(std::uint64_t cgroup_id)
+{
+	auto id = unregister_session(cgroup_id);
+	if (!id)
+		return id.error();
+	if (!id.value())
+		return {};
+	return remove_rules_of(*id.value());
+}
+
+Result<void> MapsWriter::remove_session(std::uint64_t cgroup_id, const SessionRules& rules)
+{
+	auto id = unregister_session(cgroup_id);
+	if (!id)
+		return id.error();
+	if (!id.value())
+		return {};
+	std::uint32_t session_id = *id.value();
+	// Past a failure, the others still go: each one left is a stale entry.
+	Result<void> first;
+	auto keep = [&](Result<void> r) {
+		if (!r && first)
+			first = r.error();
+	};
+	for (const ObjectId& object : rules.files)
+		keep(remove_file_rule(session_id, object));
+	for (const Endpoint& endpoint : rules.nets)
+		keep(remove_net_rule(session_id, endpoint));
+	if (bpf_map_delete_elem(rates_.get(), &session_id) != 0 && errno != ENOENT)
+		keep(Error::from_errno("remove event budget of session " + std::to_string(session_id)));
+	return first;
 }
 
 Result<void> MapsWriter::remove_rules_of(std::uint32_t session_id)

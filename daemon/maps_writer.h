@@ -56,6 +56,13 @@ Result<Endpoint> parse_endpoint(const std::string& text);
 // BIND bits) live until deadline_ns.
 grantd_net_rule make_net_rule(std::uint32_t rights_mask, std::uint64_t deadline_ns);
 
+// Every rule a session has, as whoever wrote them knows them: lets removing
+// the session delete exactly these instead of scanning the rule maps.
+struct SessionRules {
+	std::vector<ObjectId> files;
+	std::vector<Endpoint> nets;
+};
+
 class MapsWriter {
 public:
 	// Uses the maps of a loaded (or adopted) program set.
@@ -72,8 +79,13 @@ public:
 
 	Result<void> add_session(std::uint64_t cgroup_id, std::uint32_t session_id, std::uint32_t flags = 0);
 	Result<void> set_session_flags(std::uint64_t cgroup_id, std::uint32_t flags);
-	// Removes the session and every file rule it has.
+	// Removes the session and every rule it has, found by scanning the rule
+	// maps (O(every rule of every session)): for a caller that cannot know
+	// what is there, such as restore cleaning up after another grantd.
 	Result<void> remove_session(std::uint64_t cgroup_id);
+	// Removes the session and exactly `rules` (O(its own rules)): for the
+	// caller that wrote every rule of the session and knows them.
+	Result<void> remove_session(std::uint64_t cgroup_id, const SessionRules& rules);
 	Result<std::optional<grantd_session>> session(std::uint64_t cgroup_id) const;
 	// Every registered session, by cgroup id.
 	Result<std::vector<std::pair<std::uint64_t, grantd_session>>> sessions() const;
@@ -103,6 +115,7 @@ public:
 
 private:
 	MapsWriter() = default;
+	Result<std::optional<std::uint32_t>> unregister_session(std::uint64_t cgroup_id);
 	Result<void> remove_rules_of(std::uint32_t session_id);
 
 	UniqueFd settings_, sessions_, file_rules_, net_rules_, rates_, counters_, events_;

@@ -756,6 +756,19 @@ Result<ClosedSession> Authority::close_one(SessionId session_id, const std::stri
 	for (const NetKey& k : nets_.keys())
 		if (k.session_id == session_id)
 			nets.push_back(k);
+	// Every file rule the session has in the kernel is a key of one of its
+	// grants: removing exactly those scans nothing, however many other
+	// sessions there are.
+	std::set<FileKey> files;
+	for (GrantId id : grants)
+		for (const FileKey& k : grants_.at(id).files)
+			if (k.session_id == session_id)
+				files.insert(k);
+	SessionRules rules;
+	for (const FileKey& k : files)
+		rules.files.push_back(ObjectId{k.dev, k.ino});
+	for (const NetKey& k : nets)
+		rules.nets.push_back(endpoint_of(k));
 
 	// State first: a crash before the kernel is updated leaves a session
 	// restore() removes, never one that comes back.
@@ -786,9 +799,7 @@ Result<ClosedSession> Authority::close_one(SessionId session_id, const std::stri
 		it = it->first.session_id == session_id ? pins_.erase(it) : std::next(it);
 
 	// Unregistering first: from here its tasks are denied everything.
-	Result<void> unregistered = enforcer_->remove_session(s.cgroup_id);
-	for (const NetKey& k : nets)
-		(void)enforcer_->remove_net_rule(k.session_id, endpoint_of(k));
+	Result<void> unregistered = enforcer_->remove_session(s.cgroup_id, rules);
 
 	ClosedSession closed;
 	if (auto gone = enforcer_->remove_cgroup(s.cgroup); gone)

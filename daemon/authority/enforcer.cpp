@@ -37,6 +37,11 @@ Result<std::vector<std::pair<std::uint32_t, Endpoint>>> MapsEnforcer::list_net_r
 
 Result<void> MapsEnforcer::remove_session(std::uint64_t cgroup_id) { return maps_.remove_session(cgroup_id); }
 
+Result<void> MapsEnforcer::remove_session(std::uint64_t cgroup_id, const SessionRules& rules)
+{
+	return maps_.remove_session(cgroup_id, rules);
+}
+
 Result<void> MapsEnforcer::put_file_rule(std::uint32_t session_id, const ObjectId& object,
 					 const grantd_file_rule& rule)
 {

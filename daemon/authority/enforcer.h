@@ -23,8 +23,12 @@ public:
 	virtual Result<void> remove_cgroup(const std::string& path) = 0;
 	virtual Result<void> add_session(std::uint64_t cgroup_id, std::uint32_t session_id, std::uint32_t flags) = 0;
 	virtual Result<void> set_session_flags(std::uint64_t cgroup_id, std::uint32_t flags) = 0;
-	// Unregisters the session and drops its file rules.
+	// Unregisters the session and drops every rule it has, whoever wrote
+	// them (a scan of the rule maps: restore's cleanup).
 	virtual Result<void> remove_session(std::uint64_t cgroup_id) = 0;
+	// Unregisters the session and drops exactly `rules`, every rule the
+	// caller wrote for it (no scan: closing a session at scale).
+	virtual Result<void> remove_session(std::uint64_t cgroup_id, const SessionRules& rules) = 0;
 	virtual Result<void> put_file_rule(std::uint32_t session_id, const ObjectId& object,
 					   const grantd_file_rule& rule) = 0;
 	virtual Result<void> remove_file_rule(std::uint32_t session_id, const ObjectId& object) = 0;
@@ -46,6 +50,7 @@ public:
 	Result<void> add_session(std::uint64_t cgroup_id, std::uint32_t session_id, std::uint32_t flags) override;
 	Result<void> set_session_flags(std::uint64_t cgroup_id, std::uint32_t flags) override;
 	Result<void> remove_session(std::uint64_t cgroup_id) override;
+	Result<void> remove_session(std::uint64_t cgroup_id, const SessionRules& rules) override;
 	Result<void> put_file_rule(std::uint32_t session_id, const ObjectId& object,
 				   const grantd_file_rule& rule) override;
 	Result<void> remove_file_rule(std::uint32_t session_id, const ObjectId& object) override;

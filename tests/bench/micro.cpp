@@ -4,6 +4,10 @@
 //                    resolution, the kernel rule written into real BPF maps,
 //                    and its provenance records (page cache / fdatasync)
 //   BM_ProvenanceAppend  one record: encoding, SHA-256 chain, write (and sync)
+//   BM_CloseSession  Authority::close_session of a session with 1,000 grants
+//   BM_RemoveSession MapsWriter::remove_session of a session with 1,000 rules
+//                    among 100,000 rules of other sessions: naming its rules
+//                    (what the authority does) or scanning for them (restore)
 //
 // The maps are real: created from grantd's own BPF object with no program
 // loaded (the host kernel refuses LSM programs, not maps), pinned in a scratch
@@ -172,6 +176,10 @@ public:
 		return maps_.set_session_flags(cgroup_id, flags);
 	}
 	grantd::Result<void> remove_session(std::uint64_t cgroup_id) override { return maps_.remove_session(cgroup_id); }
+	grantd::Result<void> remove_session(std::uint64_t cgroup_id, const grantd::SessionRules& rules) override
+	{
+		return maps_.remove_session(cgroup_id, rules);
+	}
 	grantd::Result<std::vector<std::pair<std::uint64_t, grantd_session>>> list_sessions() const override
 	{
 		return maps_.sessions();
@@ -357,6 +365,58 @@ void BM_CloseSession(benchmark::State& state)
 	}
 }
 BENCHMARK(BM_CloseSession)->Arg(1000)->ArgName("grants")->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// Removing one session's 1,000 rules from maps that also hold 1,000 other
+// sessions × 100 rules (filled once, outside the timing). Arg scan: 0 names
+// the session's rules (the authority closing a session), 1 scans the rule
+// maps for them (restore's cleanup, and every close before the authority
+// named them).
+void BM_RemoveSession(benchmark::State& state)
+{
+	constexpr std::uint32_t kOthers = 1000, kOtherRules = 100, kRules = 1000, kDev = 0xfff00;
+	constexpr std::uint64_t kCgroup = 1ull << 40;
+	const bool scan = state.range(0) != 0;
+	ScratchMaps maps;
+	grantd::MapsWriter* w = maps.writer();
+	if (!w) {
+		state.SkipWithError(maps.error().c_str());
+		return;
+	}
+	const auto rule = grantd::make_file_rule(1u << GRANTD_RIGHT_READ, GRANTD_NO_DEADLINE);
+	auto fill = [&](std::uint32_t s, std::uint32_t rules, grantd::SessionRules* named) {
+		if (!w->add_session(kCgroup + s, s + 1))
+			return false;
+		for (std::uint32_t j = 0; j < rules; j++) {
+			grantd::ObjectId o{kDev, std::uint64_t{s} * 100'000 + j + 1};
+			if (!w->put_file_rule(s + 1, o, rule))
+				return false;
+			if (named)
+				named->files.push_back(o);
+		}
+		return true;
+	};
+	for (std::uint32_t s = 0; s < kOthers; s++)
+		if (!fill(s, kOtherRules, nullptr)) {
+			state.SkipWithError("filling the maps failed");
+			return;
+		}
+	for (auto _ : state) {
+		state.PauseTiming();
+		grantd::SessionRules named;
+		bool filled = fill(kOthers, kRules, &named);
+		state.ResumeTiming();
+		if (!filled) {
+			state.SkipWithError("filling the session failed");
+			break;
+		}
+		auto removed = scan ? w->remove_session(kCgroup + kOthers) : w->remove_session(kCgroup + kOthers, named);
+		if (!removed) {
+			state.SkipWithError(removed.error().message.c_str());
+			break;
+		}
+	}
+}
+BENCHMARK(BM_RemoveSession)->Arg(0)->Arg(1)->ArgName("scan")->Iterations(3)->Unit(benchmark::kMillisecond);
 
 // Arg: 0 page cache, 1 fdatasync.
 void BM_ProvenanceAppend(benchmark::State& state)
