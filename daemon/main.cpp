@@ -408,7 +408,19 @@ grantd::Result<sd_bus*> connect_bus(const std::string& which)
 
 struct Loop {
 	int signo = 0;
+	bool bus_lost = false;
 };
+
+// grantd does not reconnect: the objects, the name and every client's
+// matches live on the one connection. It exits 1 and the service manager
+// restarts it (Restart=on-failure); restore() brings everything back. The
+// hang-up is watched on a duplicate of the connection's socket: sd-bus only
+// reports the disconnect when something else wakes its event source.
+int on_bus_hangup(sd_event_source* s, int, std::uint32_t, void* ud)
+{
+	static_cast<Loop*>(ud)->bus_lost = true;
+	return sd_event_exit(sd_event_source_get_event(s), 1);
+}
 
 int on_signal(sd_event_source* s, const signalfd_siginfo* si, void* ud)
 {
@@ -565,6 +577,8 @@ int run(Options& o)
 	sd_event_add_signal(event.get(), nullptr, SIGINT, on_signal, &loop);
 
 	std::unique_ptr<sd_bus, BusUnref> bus;
+	grantd::UniqueFd bus_watch;
+	std::unique_ptr<sd_event_source, SourceUnref> bus_watch_source;
 	if (o.bus != "none" && !o.kernel_only) {
 		auto connected = connect_bus(o.bus);
 		if (!connected) {
@@ -577,6 +591,14 @@ int run(Options& o)
 			log(std::string("Failed to attach the bus: ") + std::strerror(-r));
 			return 1;
 		}
+		bus_watch = grantd::UniqueFd(::fcntl(sd_bus_get_fd(bus.get()), F_DUPFD_CLOEXEC, 3));
+		sd_event_source* raw_watch = nullptr;
+		if (!bus_watch.valid() ||
+		    sd_event_add_io(event.get(), &raw_watch, bus_watch.get(), EPOLLRDHUP, on_bus_hangup, &loop) < 0) {
+			log(std::string("Failed to watch the bus connection: ") + std::strerror(errno));
+			return 1;
+		}
+		bus_watch_source.reset(raw_watch);
 	}
 
 	std::unique_ptr<grantd::bus::Service> service;
@@ -676,6 +698,11 @@ int run(Options& o)
 	sd_notify(0, "STOPPING=1");
 	drain();
 	write_dirty_head(nullptr, &head_writer);
+	if (loop.bus_lost) {
+		log("Lost the connection to the bus " + o.bus +
+		    "; exiting so that the service manager restarts grantd (pinned programs keep enforcing)");
+		return 1;
+	}
 	log(std::string("stopping on ") + strsignal(loop.signo) + "; pinned programs keep enforcing");
 	return 0;
 }
