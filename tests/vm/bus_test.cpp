@@ -241,16 +241,29 @@ std::string as_agent(const std::string& cgroup, const std::string& address,
 // A process that keeps a session's cgroup populated until it is killed.
 struct Resident {
 	pid_t pid = -1;
+	// Returns once the process is in the cgroup: a cgroup that a passing
+	// process leaves empty closes its session, so the resident must be there
+	// first.
 	explicit Resident(const std::string& cgroup)
 	{
+		int fds[2];
+		if (::pipe2(fds, O_CLOEXEC) != 0)
+			return;
 		std::fflush(nullptr);
 		pid = ::fork();
 		if (pid == 0) {
+			::close(fds[0]);
 			if (!grantd::move_to_cgroup(cgroup, 0))
 				_exit(1);
+			(void)!::write(fds[1], "x", 1);
+			::close(fds[1]);
 			for (;;)
 				::pause();
 		}
+		::close(fds[1]);
+		char c;
+		(void)!::read(fds[0], &c, 1);
+		::close(fds[0]);
 	}
 	void kill()
 	{
