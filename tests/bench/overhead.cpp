@@ -444,7 +444,7 @@ grantd::Endpoint loopback(std::uint16_t port)
 // binary's directory, connect to the listener, and `unrelated` rules of each kind.
 class BenchSession {
 public:
-	BenchSession(grantd::MapsWriter& maps, std::uint32_t id, int unrelated) : maps_(maps), id_(id)
+	BenchSession(grantd::MapsWriter& maps, std::uint32_t id, int unrelated) : maps_(maps)
 	{
 		path_ = kRoot + "/bench-" + std::to_string(id);
 		check(grantd::make_cgroup(path_));
@@ -487,7 +487,6 @@ private:
 			die(r.error().message);
 	}
 	grantd::MapsWriter& maps_;
-	std::uint32_t id_;
 	std::string path_;
 	std::uint64_t cgroup_id_ = 0;
 };

@@ -723,7 +723,8 @@ TEST_F(Fault, KillNineAtRandomPointsLosesNothingAndRevivesNothing)
 					ADD_FAILURE() << "round " << round << ": request for " << path << ": " << r;
 				}
 			} else if (op <= 7 && !pending.empty()) { // approve the oldest
-				auto [request, path] = *pending.begin();
+				const auto request = pending.begin()->first;
+				const auto path = pending.begin()->second; // no structured bindings: clang 14 cannot capture them
 				pending.erase(pending.begin());
 				Reply r = admin_call("Approve", [&](sd_bus_message* m) {
 					return sd_bus_message_append(m, "ts", request, "approved under fire");
@@ -742,7 +743,8 @@ TEST_F(Fault, KillNineAtRandomPointsLosesNothingAndRevivesNothing)
 			} else if (!live.empty()) { // revoke a random live grant
 				auto it = live.begin();
 				std::advance(it, std::uniform_int_distribution<std::size_t>(0, live.size() - 1)(rng));
-				auto [grant, what] = *it;
+				const auto grant = it->first;
+				const auto what = it->second; // no structured bindings: clang 14 cannot capture them
 				live.erase(it);
 				Reply r = admin_call("Revoke", [&](sd_bus_message* m) {
 					return sd_bus_message_append(m, "ts", grant, "revoked under fire");
@@ -846,7 +848,8 @@ TEST_F(Fault, KillNineAtRandomPointsLosesNothingAndRevivesNothing)
 			break;
 		// A pending request survives as approvable: approve one now.
 		if (!pending.empty()) {
-			auto [request, path] = *pending.begin();
+			const auto request = pending.begin()->first;
+				const auto path = pending.begin()->second; // no structured bindings: clang 14 cannot capture them
 			Reply r = admin_call("Approve", [&](sd_bus_message* m) {
 				return sd_bus_message_append(m, "ts", request, "approved after the restart");
 			});
