@@ -1,8 +1,8 @@
 // grant-run: runs a command as a governed agent. Opens a session over D-Bus,
 // starts the command in the session's cgroup (admitted before it runs any
 // code of its own), confined behind the LSM by no_new_privs, no capabilities
-// and a seccomp baseline, forwards signals to it, closes the session when it
-// exits and exits with its status.
+// and a seccomp baseline, forwards signals to it, closes the session once it
+// and every process it started have exited, and exits with its status.
 #include "bus.h"
 #include "confine.h"
 
@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -39,7 +40,8 @@ constexpr const char* kUsage = R"(Usage: grant-run --profile NAME [OPTIONS] -- C
 
 Runs COMMAND as an agent governed by grantd. grant-run opens a session with
 the profile NAME (grantd's Manager.OpenSession), starts COMMAND in the
-session's cgroup, and closes the session when COMMAND exits.
+session's cgroup, and closes the session when COMMAND and every process it
+started have exited.
 
 COMMAND never runs ungoverned: grant-run forks a child that waits until
 grantd has moved it into the session's cgroup (Manager.AdmitProcess), checks
@@ -83,13 +85,21 @@ Options:
   -h, --help          show this help
   --version           show the version
 
+The session lives as long as the process tree: grant-run is the subreaper
+of COMMAND's descendants, and when COMMAND exits while processes it started
+still run (a background job, a daemon it spawned), grant-run says so on
+standard error and waits for them before it closes the session and exits
+with COMMAND's status. They stay governed meanwhile.
+
 Signals: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to grant-run are passed on
-to COMMAND. Those the terminal sends reach COMMAND directly (same process
-group) and are not sent twice.
+to COMMAND, or once COMMAND has exited to every process left of its tree.
+Those the terminal sends reach the processes in its foreground group
+directly and are not sent twice.
 
 Exit status:
   COMMAND's own    when COMMAND ran: its exit status, or 128+N if a signal
-                   N killed it (137 for SIGKILL)
+                   N killed it (137 for SIGKILL); what its descendants
+                   exit with is not reported
   2                bad usage, an unknown profile, or an argument grantd
                    rejected (one line on standard error says which)
   125              grant-run failed before COMMAND ran: grantd unreachable,
@@ -333,6 +343,48 @@ std::string channel_address(const std::string& channel)
 	_exit(err == ENOENT ? kExitNotFound : kExitCannotExec);
 }
 
+// Every living descendant of this process, from the kernel's per-thread
+// lists of children (/proc/PID/task/TID/children), parents before children.
+std::vector<pid_t> descendants()
+{
+	std::vector<pid_t> found;
+	std::vector<pid_t> parents{getpid()};
+	while (!parents.empty() && found.size() < 65536) {
+		pid_t parent = parents.back();
+		parents.pop_back();
+		std::error_code ec;
+		std::string tasks = "/proc/" + std::to_string(parent) + "/task";
+		for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+			std::ifstream in(task.path() / "children");
+			for (pid_t pid; in >> pid;) {
+				found.push_back(pid);
+				parents.push_back(pid);
+			}
+		}
+	}
+	return found;
+}
+
+// Reaps every child that has exited; records the status of COMMAND's.
+// Returns true while some child (COMMAND or an orphaned descendant) remains.
+bool reap(pid_t command, bool& command_done, int& command_status)
+{
+	for (;;) {
+		int status = 0;
+		pid_t done = waitpid(-1, &status, WNOHANG);
+		if (done > 0) {
+			if (done == command) {
+				command_done = true;
+				command_status = status;
+			}
+			continue;
+		}
+		if (done < 0 && errno == EINTR)
+			continue;
+		return done == 0; // 0: children remain, none exited; -1 ECHILD: none
+	}
+}
+
 void close_session(Client& client, std::uint32_t id, const std::string& reason)
 {
 	auto closed = client.manager("CloseSession", [&](sd_bus_message* m) {
@@ -366,6 +418,13 @@ int main(int argc, char** argv)
 		std::fprintf(stderr, "grant-run: session %u (profile %s) in %s, channel %s\n", session->id,
 			     o.profile.c_str(), session->cgroup.c_str(), session->channel.c_str());
 
+	// Orphaned descendants of COMMAND become grant-run's children, so that
+	// it knows when the whole tree has exited.
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+		int err = errno;
+		close_session(client.value(), session->id, "grant-run failed to start the command");
+		return fail(std::string("prctl(PR_SET_CHILD_SUBREAPER): ") + std::strerror(err));
+	}
 	// Signals wait in a queue while the child starts: none is lost, none
 	// kills grant-run before the session is closed.
 	sigset_t handled, original;
@@ -411,22 +470,35 @@ int main(int argc, char** argv)
 	close(gate[1]); // on failure the child reads EOF and exits without running anything
 
 	int status = 0;
+	bool command_done = false, announced = false;
 	for (;;) {
 		siginfo_t si{};
 		int sig = sigwaitinfo(&handled, &si);
 		if (sig < 0)
 			continue;
 		if (sig == SIGCHLD) {
-			pid_t done = waitpid(child, &status, WNOHANG);
-			if (done == child)
-				break;
+			if (!reap(child, command_done, status))
+				break; // COMMAND and all it started are gone
+			if (command_done && !announced) {
+				announced = true;
+				std::fprintf(stderr,
+					     "grant-run: %s exited with status %d; session %u stays open until the %zu "
+					     "processes it started exit\n",
+					     o.command[0], grantd::confine::exit_status(status), session->id,
+					     descendants().size());
+			}
 			continue;
 		}
 		// The terminal signals the whole foreground process group, the
 		// child included (si_code SI_KERNEL); pass on only what was sent
 		// to grant-run alone.
-		if (si.si_code != SI_KERNEL)
+		if (si.si_code == SI_KERNEL)
+			continue;
+		if (!command_done)
 			kill(child, sig);
+		else
+			for (pid_t pid : descendants())
+				kill(pid, sig);
 	}
 
 	int exit_status = grantd::confine::exit_status(status);

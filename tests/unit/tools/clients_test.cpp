@@ -256,6 +256,42 @@ TEST_F(AgainstFake, GrantRunForwardsSignals)
 	EXPECT_EQ(r.status, 143) << r.err;
 }
 
+TEST_F(AgainstFake, GrantRunClosesTheSessionOnlyOnceTheWholeTreeHasExited)
+{
+	// COMMAND exits at once with 3; the job it started in the background
+	// finishes a second later. grant-run must wait for it.
+	std::string mark = std::filesystem::temp_directory_path() / ("grant-run-tree." + std::to_string(getpid()));
+	std::filesystem::remove(mark);
+	auto r = launch({"--profile", "p", "--", "/bin/sh", "-c", "(sleep 1; echo done >" + mark + ") & exit 3"});
+	EXPECT_EQ(r.status, 3) << r.err;
+	std::ifstream in(mark);
+	std::string text;
+	std::getline(in, text);
+	EXPECT_EQ(text, "done") << "grant-run returned before the background job finished";
+	EXPECT_NE(r.err.find("exited with status 3; session 7 stays open until the "), std::string::npos)
+		<< r.err;
+	EXPECT_TRUE(fake_.called("CloseSession 7 [grant-run: command exited with status 3]"));
+	std::filesystem::remove(mark);
+}
+
+TEST_F(AgainstFake, GrantRunForwardsSignalsToWhatCommandLeftBehind)
+{
+	// COMMAND exits; the process it left behind (re-parented to grant-run,
+	// the subreaper) sends SIGTERM to grant-run, which passes it on to it.
+	std::string mark = std::filesystem::temp_directory_path() / ("grant-run-left." + std::to_string(getpid()));
+	std::filesystem::remove(mark);
+	std::string left = "trap 'echo got-term >" + mark +
+			   "; exit 0' TERM; sleep 0.5; kill -TERM $(cut -d' ' -f4 /proc/$$/stat); "
+			   "while :; do sleep 0.1; done";
+	auto r = launch({"--profile", "p", "--", "/bin/sh", "-c", "/bin/sh -c \"$0\" & exit 0", left});
+	EXPECT_EQ(r.status, 0) << r.err;
+	std::ifstream in(mark);
+	std::string text;
+	std::getline(in, text);
+	EXPECT_EQ(text, "got-term") << r.err;
+	std::filesystem::remove(mark);
+}
+
 TEST_F(AgainstFake, GrantRunUnknownProfileIsAUsageError)
 {
 	auto r = launch({"--profile", "nope", "--", "true"});
