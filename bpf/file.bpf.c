@@ -68,6 +68,28 @@ static __always_inline bool backing_file(struct file *file)
 }
 
 /*
+ * overlayfs works on its layers under its mounter's credentials
+ * (ovl_override_creds): copy-up opens the lower file and a new upper file,
+ * sets the upper inode's times, and a truncating open or utimes changes the
+ * upper inode. Each follows the user's operation on the overlay file, which
+ * was checked on the path the rules name; the layers' inodes are in no
+ * granted tree. These inner operations are recognised by the overridden
+ * credentials (cred != real_cred). A governed task cannot override its own
+ * on these paths: io_uring personalities are denied (uring_override_creds),
+ * and the other users of override_creds are kernel threads, access(2)'s
+ * permission checks (no open), other stacking filesystems doing the same
+ * as overlayfs (FUSE passthrough), and core dumps of set-uid programs (off
+ * by default, impossible under no_new_privs, and written where the
+ * administrator's core_pattern says).
+ */
+static __always_inline bool stacked_internal(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return task->cred != task->real_cred;
+}
+
+/*
  * file_open: the hottest hook. A walk with direct BTF loads would be faster,
  * but it cost the verifier ~0.9M instructions on 6.1 with the exec and
  * internal-mount rules (minutes to load under emulation); until the walk is
@@ -82,7 +104,7 @@ int BPF_PROG(grantd_file_open, struct file *file, int ret)
 
 	if (ret)
 		return ret;
-	if (!governed(&s) || backing_file(file))
+	if (!governed(&s) || backing_file(file) || stacked_internal())
 		return 0;
 	d.requested = rights_of_mode(file->f_mode, file->f_flags);
 	describe(&d, file->f_path.dentry);
@@ -313,6 +335,8 @@ static __always_inline int check_setattr(struct dentry *dentry, struct iattr *at
 	struct subject s;
 
 	if (!(valid & (ATTR_ATIME | ATTR_MTIME)) || (valid & ATTR_FORCE))
+		return 0;
+	if (stacked_internal())
 		return 0;
 	if (!governed(&s))
 		return 0;

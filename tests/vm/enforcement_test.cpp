@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <sstream>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <thread>
 
@@ -234,6 +235,53 @@ TEST_F(Enforcement, RuleAboveAMountPointCoversTheMountedTree)
 	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(mnt + "/deep/er/f", O_RDONLY); }), 0);
 	EXPECT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(mnt + "/deep/er/f", O_WRONLY); }), EACCES);
 	::umount(mnt.c_str());
+}
+
+// Containers' roots are overlays: changing an overlay file reaches
+// inode_setattr twice, for the overlay inode (checked against the rules) and
+// for the upper layer's inode, under overlayfs' own credentials (copy-up, a
+// truncating open, utimes). Only the first is the agent's.
+TEST_F(Enforcement, OverlayFilesAreCheckedOnTheOverlayNotOnTheUpperLayer)
+{
+	std::string ovl = kFiles + "/ovl";
+	for (const char* d : {"/lower/sub", "/upper", "/work", "/merged"})
+		grantd::vmtest::mkdirs(ovl + d);
+	grantd::vmtest::write_file(ovl + "/lower/sub/a.txt", "lower a\n");
+	grantd::vmtest::write_file(ovl + "/lower/sub/b.txt", "lower b\n");
+	grantd::vmtest::write_file(ovl + "/lower/sub/c.txt", "lower c\n");
+	std::string options = "lowerdir=" + ovl + "/lower,upperdir=" + ovl + "/upper,workdir=" + ovl + "/work";
+	ASSERT_EQ(::mount("overlay", (ovl + "/merged").c_str(), "overlay", 0, options.c_str()), 0) << std::strerror(errno);
+	std::string sub = ovl + "/merged/sub";
+
+	// Read only: a truncating open of a lower file is denied at the overlay
+	// (and reported), and nothing is copied up.
+	Session reader(*maps_, kRoot, next_session_id());
+	grant(reader, ovl + "/merged", kRead, GRANTD_NO_DEADLINE);
+	std::uint64_t before = denials();
+	EXPECT_EQ(in_cgroup(reader.cgroup(), [&] { return try_open(sub + "/a.txt", O_WRONLY | O_TRUNC); }), EACCES);
+	EXPECT_EQ(denials(), before + 1);
+	EXPECT_EQ(grantd::vmtest::read_file(sub + "/a.txt"), "lower a\n");
+	EXPECT_FALSE(std::filesystem::exists(ovl + "/upper/sub/a.txt"));
+	EXPECT_EQ(in_cgroup(reader.cgroup(),
+			    [&] { return ::utimensat(AT_FDCWD, (sub + "/b.txt").c_str(), nullptr, 0) == 0 ? 0 : errno; }),
+		  EACCES);
+
+	// Write granted on the overlay tree: copy-up and truncation work.
+	Session writer(*maps_, kRoot, next_session_id());
+	grant(writer, ovl + "/merged", kRead | kWrite, GRANTD_NO_DEADLINE);
+	EXPECT_EQ(in_cgroup(writer.cgroup(), [&] { return try_open(sub + "/a.txt", O_WRONLY | O_TRUNC); }), 0);
+	EXPECT_EQ(grantd::vmtest::read_file(sub + "/a.txt"), "");
+	EXPECT_TRUE(std::filesystem::exists(ovl + "/upper/sub/a.txt")) << "no copy-up happened";
+	EXPECT_EQ(in_cgroup(writer.cgroup(),
+			    [&] { return ::utimensat(AT_FDCWD, (sub + "/b.txt").c_str(), nullptr, 0) == 0 ? 0 : errno; }),
+		  0);
+	EXPECT_EQ(in_cgroup(writer.cgroup(), [&] { return ::chmod((sub + "/c.txt").c_str(), 0600) == 0 ? 0 : errno; }), 0);
+	EXPECT_EQ(in_cgroup(writer.cgroup(), [&] { return try_open(sub + "/b.txt", O_WRONLY | O_TRUNC); }), 0);
+	// Still nothing outside the overlay tree.
+	EXPECT_EQ(in_cgroup(writer.cgroup(), [&] { return try_open(kFiles + "/other/secret", O_WRONLY | O_TRUNC); }),
+		  EACCES);
+	EXPECT_EQ(grantd::vmtest::read_file(kFiles + "/other/secret"), "secret\n");
+	::umount2((ovl + "/merged").c_str(), MNT_DETACH);
 }
 
 TEST_F(Enforcement, WalkPastTheDepthLimitDenies)
