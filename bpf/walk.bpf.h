@@ -91,36 +91,87 @@ static __always_inline bool unlinked(struct dentry *dentry)
  * verifier proved such a flag constant across iterations and removed the
  * check it guarded as dead code. Each step checks the current object, then
  * climbs one level.
+ *
+ * Probe reads are what a level costs (each is a helper call, some 150
+ * instructions), so a level makes two: one of the dentry's parent and inode
+ * pointers together, one of the inode number. The device and the root of the
+ * current mount change only where the climb crosses a mount point and are
+ * kept in the context meanwhile.
  */
 struct slow_walk {
 	struct decision d;
 	struct dentry *dentry;
-	struct mount *mnt; /* NULL: stay within the dentry's filesystem */
+	struct dentry *parent;	   /* dentry->d_parent */
+	struct mount *mnt;	   /* NULL: stay within the dentry's filesystem */
+	struct dentry *mnt_root;   /* mnt->mnt.mnt_root (NULL with no mnt) */
 	__u64 now;
+	__u64 ino;		   /* dentry->d_inode->i_ino */
+	__u32 dev;		   /* dentry->d_sb->s_dev */
 	__u32 session_id;
 	__u32 done;
 };
 
 /*
+ * d_parent and d_inode sit 24 bytes apart in 6.1 and 6.12 (d_name between
+ * them): one read of 32 bytes takes both. Other layouts take two reads.
+ */
+struct dentry_span {
+	struct dentry *parent;
+	__u64 name[2];
+	struct inode *inode;
+};
+
+/* Fills w->parent and w->ino for w->dentry. */
+static __always_inline void read_dentry(struct slow_walk *w)
+{
+	struct dentry *dentry = w->dentry;
+	struct dentry_span span = {};
+	struct inode *inode;
+
+	if (bpf_core_field_offset(struct dentry, d_inode) - bpf_core_field_offset(struct dentry, d_parent) ==
+	    offsetof(struct dentry_span, inode)) {
+		bpf_probe_read_kernel(&span, sizeof(span), (void *)dentry + bpf_core_field_offset(struct dentry, d_parent));
+		w->parent = span.parent;
+		inode = span.inode;
+	} else {
+		w->parent = BPF_CORE_READ(dentry, d_parent);
+		inode = BPF_CORE_READ(dentry, d_inode);
+	}
+	w->ino = BPF_CORE_READ(inode, i_ino);
+}
+
+/* The device of w->dentry's filesystem, after a mount crossing. */
+static __always_inline void read_dev(struct slow_walk *w)
+{
+	struct dentry *dentry = w->dentry;
+
+	w->dev = BPF_CORE_READ(dentry, d_sb, s_dev);
+}
+
+/*
  * Climbs one level: to the parent, or across the mount point (the covered
  * mount point itself is hidden: its parent comes next). Returns 0 to go on,
- * 1 when there is nowhere to climb.
+ * 1 when there is nowhere to climb. w->parent must be w->dentry's parent.
  */
 static __always_inline int climb(struct slow_walk *w)
 {
-	struct dentry *dentry = w->dentry, *parent;
+	struct dentry *dentry = w->dentry, *parent = w->parent;
 	struct mount *mnt = w->mnt, *parent_mnt;
 	int stacked;
+	bool crossed = false;
 
 	/* Locals, not w->...: BPF_CORE_READ must relocate kernel types only. */
-	for (stacked = 0; stacked < 8 && mnt && dentry == BPF_CORE_READ(mnt, mnt.mnt_root); stacked++) {
+	for (stacked = 0; stacked < 8 && mnt && dentry == w->mnt_root; stacked++) {
 		parent_mnt = BPF_CORE_READ(mnt, mnt_parent);
 		if (parent_mnt == mnt)
 			return 1; /* namespace root: no rule anywhere above */
 		dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
 		mnt = parent_mnt;
+		w->mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+		crossed = true;
 	}
-	parent = BPF_CORE_READ(dentry, d_parent);
+	if (crossed)
+		parent = BPF_CORE_READ(dentry, d_parent);
 	if (parent == dentry) {
 		if (!mnt)
 			return 1; /* top of the filesystem; what is above is unknown */
@@ -135,17 +186,17 @@ static __always_inline int climb(struct slow_walk *w)
 	}
 	w->dentry = parent;
 	w->mnt = mnt;
+	if (crossed)
+		read_dev(w);
 	return 0;
 }
 
 static long slow_walk_step(__u32 index, void *ctx)
 {
 	struct slow_walk *w = ctx;
-	struct dentry *dentry = w->dentry;
 
-	if (check_object(&w->d, w->session_id, BPF_CORE_READ(dentry, d_sb, s_dev),
-			 BPF_CORE_READ(dentry, d_inode, i_ino), w->now) ||
-	    climb(w)) {
+	read_dentry(w);
+	if (check_object(&w->d, w->session_id, w->dev, w->ino, w->now) || climb(w)) {
 		w->done = 1;
 		return 1;
 	}
@@ -167,9 +218,15 @@ static __always_inline void slow_walk(struct decision *d, __u32 session_id, stru
 		.session_id = session_id,
 	};
 
-	if (!check_first && climb(&w))
-		w.done = 1;
-	else
+	if (mnt)
+		w.mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+	read_dev(&w);
+	if (!check_first) {
+		read_dentry(&w);
+		if (climb(&w))
+			w.done = 1;
+	}
+	if (!w.done)
 		bpf_loop(GRANTD_MAX_DEPTH, slow_walk_step, &w, 0);
 	*d = w.d;
 	if (!w.done && !d->reason)
