@@ -344,7 +344,7 @@ static __always_inline int check_setattr(struct dentry *dentry, struct iattr *at
 	if (protected_fs(dentry))
 		d.reason = GRANTD_REASON_PROTECTED;
 	else if (s.session)
-		slow_walk(&d, s.session->session_id, dentry, NULL, true, bpf_ktime_get_boot_ns());
+		walk_from(&d, s.session->session_id, dentry, NULL);
 	return finish(&s, &d, GRANTD_HOOK_INODE_SETATTR);
 }
 

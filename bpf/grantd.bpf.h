@@ -49,6 +49,14 @@ GRANTD_MAP_STORAGE struct {
 	__type(value, struct grantd_file_rule);
 } file_rules SEC(".maps");
 
+/* The counting filter in front of file_rules (see GRANTD_FILE_HINT_BITS). */
+GRANTD_MAP_STORAGE struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << GRANTD_FILE_HINT_BITS);
+	__type(key, __u32);
+	__type(value, __u32);
+} file_hints SEC(".maps");
+
 GRANTD_MAP_STORAGE struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

@@ -52,10 +52,15 @@ static __always_inline bool check_object(struct decision *d, __u32 session_id, _
 					 __u64 ino, __u64 now)
 {
 	struct grantd_file_key key = { .session_id = session_id, .dev = dev, .ino = ino };
-	const struct grantd_file_rule *rule = bpf_map_lookup_elem(&file_rules, &key);
+	const struct grantd_file_rule *rule;
+	__u32 slot = grantd_file_hint_slot(dev, ino), *hint;
 	__u32 granted = 0, expired = 0, l;
 	int r;
 
+	hint = bpf_map_lookup_elem(&file_hints, &slot);
+	if (!hint || !*hint)
+		return false; /* no rule of any session on an object hashing here */
+	rule = bpf_map_lookup_elem(&file_rules, &key);
 	if (!rule)
 		return false;
 #pragma unroll
@@ -204,9 +209,22 @@ static long slow_walk_step(__u32 index, void *ctx)
 }
 
 /*
- * The probe-read walk from an arbitrary (dentry, mount), mnt may be NULL;
- * check_first false: the object itself was checked already, start above it.
+ * Runs the walk from w->dentry, whose parent, inode number and device w
+ * already holds; check_first false: the object itself was checked already,
+ * start above it.
  */
+static __always_inline void run_walk(struct decision *d, struct slow_walk *w, bool check_first)
+{
+	if ((check_first && check_object(&w->d, w->session_id, w->dev, w->ino, w->now)) || climb(w))
+		w->done = 1;
+	else
+		bpf_loop(GRANTD_MAX_DEPTH, slow_walk_step, w, 0);
+	*d = w->d;
+	if (!w->done && !d->reason)
+		d->reason = GRANTD_REASON_DEPTH;
+}
+
+/* The walk from a (dentry, mount) known only by address; mnt may be NULL. */
 static __always_inline void slow_walk(struct decision *d, __u32 session_id, struct dentry *dentry,
 				      struct mount *mnt, bool check_first, __u64 now)
 {
@@ -221,21 +239,41 @@ static __always_inline void slow_walk(struct decision *d, __u32 session_id, stru
 	if (mnt)
 		w.mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
 	read_dev(&w);
-	if (!check_first) {
-		read_dentry(&w);
-		if (climb(&w))
-			w.done = 1;
-	}
-	if (!w.done)
-		bpf_loop(GRANTD_MAX_DEPTH, slow_walk_step, &w, 0);
-	*d = w.d;
-	if (!w.done && !d->reason)
-		d->reason = GRANTD_REASON_DEPTH;
+	read_dentry(&w);
+	run_walk(d, &w, check_first);
 }
 
 static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
 {
 	return (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
+}
+
+/*
+ * The walk from a hook's own (dentry, vfsmount) arguments, mnt may be NULL:
+ * the first level's inode number and device are direct loads, not probe
+ * reads. Pointers enter the loop context only as probe-read values (or the
+ * argument itself), which keeps the verifier's cost what it was.
+ */
+static __always_inline void walk_from(struct decision *d, __u32 session_id, struct dentry *dentry,
+				      struct vfsmount *mnt)
+{
+	struct inode *inode = dentry->d_inode;
+	struct mount *m = mnt ? real_mount(mnt) : NULL;
+	struct slow_walk w = {
+		.d = *d,
+		.dentry = dentry,
+		.mnt = m,
+		.now = bpf_ktime_get_boot_ns(),
+		.ino = inode ? inode->i_ino : 0,
+		.dev = dentry->d_sb->s_dev,
+		.session_id = session_id,
+	};
+
+	/* Locals, not w.mnt: BPF_CORE_READ must relocate kernel types only. */
+	if (m)
+		w.mnt_root = BPF_CORE_READ(m, mnt.mnt_root);
+	w.parent = BPF_CORE_READ(dentry, d_parent);
+	run_walk(d, &w, true);
 }
 
 /*
@@ -249,7 +287,7 @@ static __always_inline void check_path(struct decision *d, __u32 session_id, str
 		d->reason = GRANTD_REASON_ANONYMOUS;
 		return;
 	}
-	slow_walk(d, session_id, dentry, real_mount(mnt), true, bpf_ktime_get_boot_ns());
+	walk_from(d, session_id, dentry, mnt);
 }
 
 /* Every file right live at a location, for rename/link's no-gain rule. */

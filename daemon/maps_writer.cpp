@@ -109,12 +109,14 @@ Result<MapsWriter> MapsWriter::from_loader(const Loader& loader)
 	w.settings_ = dup_fd(loader.map_fd("settings"));
 	w.sessions_ = dup_fd(loader.map_fd("sessions"));
 	w.file_rules_ = dup_fd(loader.map_fd("file_rules"));
+	w.file_hints_ = dup_fd(loader.map_fd("file_hints"));
 	w.net_rules_ = dup_fd(loader.map_fd("net_rules"));
 	w.rates_ = dup_fd(loader.map_fd("rates"));
 	w.counters_ = dup_fd(loader.map_fd("counters"));
 	w.events_ = dup_fd(loader.map_fd("events"));
 	for (const UniqueFd* fd :
-	     {&w.settings_, &w.sessions_, &w.file_rules_, &w.net_rules_, &w.rates_, &w.counters_, &w.events_})
+	     {&w.settings_, &w.sessions_, &w.file_rules_, &w.file_hints_, &w.net_rules_, &w.rates_, &w.counters_,
+	      &w.events_})
 		if (!fd->valid())
 			return Error::from_errno("duplicate map fd");
 	return w;
@@ -131,7 +133,8 @@ Result<MapsWriter> MapsWriter::open_pinned(const std::string& pin_dir)
 		return {};
 	};
 	for (auto [fd, name] : {std::pair{&w.settings_, "settings"}, {&w.sessions_, "sessions"},
-				{&w.file_rules_, "file_rules"}, {&w.net_rules_, "net_rules"}, {&w.rates_, "rates"},
+				{&w.file_rules_, "file_rules"}, {&w.file_hints_, "file_hints"},
+				{&w.net_rules_, "net_rules"}, {&w.rates_, "rates"},
 				{&w.counters_, "counters"}, {&w.events_, "events"}})
 		if (auto opened = open(*fd, name); !opened)
 			return opened.error();
@@ -318,8 +321,9 @@ Result<void> MapsWriter::remove_rules_of(std::uint32_t session_id)
 		prev = &key;
 	}
 	for (const auto& k : doomed)
-		if (bpf_map_delete_elem(file_rules_.get(), &k) != 0 && errno != ENOENT)
-			return Error::from_errno("remove rule of session " + std::to_string(session_id));
+		if (auto removed = delete_file_key(k); !removed)
+			return Error{"remove rule of session " + std::to_string(session_id) + ": " +
+				     removed.error().message};
 
 	std::vector<grantd_net_key> doomed_net;
 	grantd_net_key net_key{}, net_next{};
@@ -443,23 +447,63 @@ Result<Endpoint> parse_endpoint(const std::string& text)
 	return e;
 }
 
+// The file_hints slot of an object moves by delta (+1 before a rule is
+// inserted, -1 after one is deleted; see GRANTD_FILE_HINT_BITS). grantd is
+// the maps' only writer, from one thread.
+Result<void> MapsWriter::adjust_hint(const grantd_file_key& key, int delta)
+{
+	std::uint32_t slot = grantd_file_hint_slot(key.dev, key.ino), count = 0;
+	if (bpf_map_lookup_elem(file_hints_.get(), &slot, &count) != 0)
+		return Error::from_errno("read file hint " + std::to_string(slot));
+	if (delta < 0 && count == 0)
+		return {}; // cannot happen while the invariant holds; never wrap
+	count = delta < 0 ? count - 1 : count + 1;
+	if (bpf_map_update_elem(file_hints_.get(), &slot, &count, BPF_ANY) != 0)
+		return Error::from_errno("write file hint " + std::to_string(slot));
+	return {};
+}
+
+Result<void> MapsWriter::delete_file_key(const grantd_file_key& key)
+{
+	if (bpf_map_delete_elem(file_rules_.get(), &key) != 0)
+		return errno == ENOENT ? Result<void>{} : Error::from_errno("delete file rule");
+	return adjust_hint(key, -1);
+}
+
 Result<void> MapsWriter::put_file_rule(std::uint32_t session_id, const ObjectId& object,
 				       const grantd_file_rule& rule)
 {
 	grantd_file_key key{session_id, object.dev, object.ino};
-	if (bpf_map_update_elem(file_rules_.get(), &key, &rule, BPF_ANY) != 0)
-		return Error::from_errno("write file rule (session " + std::to_string(session_id) + ", inode " +
-					 std::to_string(object.ino) + ")");
+	grantd_file_rule existing{};
+	bool exists = bpf_map_lookup_elem(file_rules_.get(), &key, &existing) == 0;
+	if (!exists)
+		if (auto hinted = adjust_hint(key, +1); !hinted)
+			return hinted.error();
+	if (bpf_map_update_elem(file_rules_.get(), &key, &rule, BPF_ANY) != 0) {
+		auto error = Error::from_errno("write file rule (session " + std::to_string(session_id) + ", inode " +
+					       std::to_string(object.ino) + ")");
+		if (!exists)
+			(void)adjust_hint(key, -1);
+		return error;
+	}
 	return {};
 }
 
 Result<void> MapsWriter::remove_file_rule(std::uint32_t session_id, const ObjectId& object)
 {
 	grantd_file_key key{session_id, object.dev, object.ino};
-	if (bpf_map_delete_elem(file_rules_.get(), &key) != 0 && errno != ENOENT)
-		return Error::from_errno("remove file rule (session " + std::to_string(session_id) + ", inode " +
-					 std::to_string(object.ino) + ")");
+	if (auto removed = delete_file_key(key); !removed)
+		return Error{"remove file rule (session " + std::to_string(session_id) + ", inode " +
+			     std::to_string(object.ino) + "): " + removed.error().message};
 	return {};
+}
+
+Result<std::uint32_t> MapsWriter::file_hint(const ObjectId& object) const
+{
+	std::uint32_t slot = grantd_file_hint_slot(object.dev, object.ino), count = 0;
+	if (bpf_map_lookup_elem(file_hints_.get(), &slot, &count) != 0)
+		return Error::from_errno("read file hint");
+	return count;
 }
 
 Result<std::optional<grantd_file_rule>> MapsWriter::file_rule(std::uint32_t session_id,
@@ -492,8 +536,8 @@ Result<std::vector<grantd_file_key>> MapsWriter::sweep_expired(std::uint64_t now
 			expired.push_back(key);
 	}
 	for (const auto& k : expired)
-		if (bpf_map_delete_elem(file_rules_.get(), &k) != 0 && errno != ENOENT)
-			return Error::from_errno("remove expired rule");
+		if (auto removed = delete_file_key(k); !removed)
+			return Error{"remove expired rule: " + removed.error().message};
 	return expired;
 }
 

@@ -97,6 +97,9 @@ public:
 	Result<std::optional<grantd_file_rule>> file_rule(std::uint32_t session_id, const ObjectId& object) const;
 	// Every file rule's key.
 	Result<std::vector<grantd_file_key>> file_rules() const;
+	// How many file rules (of every session) share the object's file_hints
+	// slot (see GRANTD_FILE_HINT_BITS in abi.h).
+	Result<std::uint32_t> file_hint(const ObjectId& object) const;
 
 	// Replaces the inet rule of a session on an endpoint prefix. The caller
 	// folds broader prefixes' deadlines into narrower ones (see abi.h).
@@ -117,8 +120,10 @@ private:
 	MapsWriter() = default;
 	Result<std::optional<std::uint32_t>> unregister_session(std::uint64_t cgroup_id);
 	Result<void> remove_rules_of(std::uint32_t session_id);
+	Result<void> adjust_hint(const grantd_file_key& key, int delta);
+	Result<void> delete_file_key(const grantd_file_key& key);
 
-	UniqueFd settings_, sessions_, file_rules_, net_rules_, rates_, counters_, events_;
+	UniqueFd settings_, sessions_, file_rules_, file_hints_, net_rules_, rates_, counters_, events_;
 };
 
 } // namespace grantd

@@ -17,7 +17,24 @@
 #include <linux/types.h>
 #endif
 
-#define GRANTD_ABI_VERSION 1u
+#define GRANTD_ABI_VERSION 2u
+
+/*
+ * file_hints, a counting filter in front of file_rules: slot
+ * grantd_file_hint_slot(dev, ino) counts the file rules, of every session,
+ * whose object hashes there. The walk looks file_rules up only at a level
+ * whose slot is not 0 (an array lookup, inlined by the verifier, instead of a
+ * hash lookup at every level). Writers increment a slot before inserting a
+ * rule and decrement it after deleting one, so a slot never reads 0 while a
+ * rule of its objects exists (a crash in between leaves it too high, which
+ * only costs a lookup).
+ */
+#define GRANTD_FILE_HINT_BITS 18
+
+static inline __u32 grantd_file_hint_slot(__u32 dev, __u64 ino)
+{
+	return (__u32)(((ino ^ ((__u64)dev << 40)) * 0x9E3779B97F4A7C15ULL) >> (64 - GRANTD_FILE_HINT_BITS));
+}
 
 /* Dentry levels the file check climbs before giving up (and denying). */
 #define GRANTD_MAX_DEPTH 64

@@ -284,6 +284,50 @@ TEST_F(Enforcement, OverlayFilesAreCheckedOnTheOverlayNotOnTheUpperLayer)
 	::umount2((ovl + "/merged").c_str(), MNT_DETACH);
 }
 
+// The counting filter in front of file_rules (abi.h, GRANTD_FILE_HINT_BITS):
+// every insert counts, updates do not, every delete (remove, expiry sweep)
+// uncounts, and a rule is never hidden by it.
+TEST_F(Enforcement, FileHintsCountEveryRuleAndHideNone)
+{
+	std::string dir = kFiles + "/hinted";
+	grantd::vmtest::mkdirs(dir);
+	grantd::vmtest::write_file(dir + "/f", "hinted\n");
+	grantd::ObjectId object = id_of(dir);
+	auto hint = [&] {
+		auto h = maps_->file_hint(object);
+		EXPECT_TRUE(h) << h.error().message;
+		return h ? h.value() : 0u;
+	};
+	std::uint32_t base = hint();
+	Session a(*maps_, kRoot, next_session_id());
+	Session b(*maps_, kRoot, next_session_id());
+	grant(a, dir, kRead, GRANTD_NO_DEADLINE);
+	EXPECT_EQ(hint(), base + 1);
+	grant(a, dir, kRead | kWrite, GRANTD_NO_DEADLINE); // an update, not a new rule
+	EXPECT_EQ(hint(), base + 1);
+	grant(b, dir, kRead, GRANTD_NO_DEADLINE);
+	EXPECT_EQ(hint(), base + 2);
+	int err = -1;
+	EXPECT_EQ(grantd::vmtest::read_in_cgroup(a.cgroup(), dir + "/f", &err), "hinted\n");
+	EXPECT_EQ(grantd::vmtest::read_in_cgroup(b.cgroup(), dir + "/f", &err), "hinted\n");
+
+	ASSERT_TRUE(maps_->remove_file_rule(a.id(), object));
+	EXPECT_EQ(hint(), base + 1);
+	EXPECT_EQ(in_cgroup(a.cgroup(), [&] { return try_open(dir + "/f", O_RDONLY); }), EACCES);
+	EXPECT_EQ(grantd::vmtest::read_in_cgroup(b.cgroup(), dir + "/f", &err), "hinted\n");
+	ASSERT_TRUE(maps_->remove_file_rule(a.id(), object)); // gone already: no change
+	EXPECT_EQ(hint(), base + 1);
+
+	// An expired rule swept away is uncounted too.
+	ASSERT_TRUE(maps_->remove_file_rule(b.id(), object));
+	grant(b, dir, kRead, in(50ms));
+	EXPECT_EQ(hint(), base + 1);
+	std::this_thread::sleep_for(100ms);
+	ASSERT_TRUE(maps_->sweep_expired(grantd::boot_time_ns()));
+	EXPECT_EQ(hint(), base);
+	EXPECT_EQ(in_cgroup(b.cgroup(), [&] { return try_open(dir + "/f", O_RDONLY); }), EACCES);
+}
+
 TEST_F(Enforcement, WalkPastTheDepthLimitDenies)
 {
 	Session s(*maps_, kRoot, next_session_id());
