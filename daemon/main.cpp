@@ -114,7 +114,9 @@ cannot enforce or fails, 2 on bad usage.
 Readiness is reported with sd_notify(READY=1) once the programs are attached,
 the governed root is set and the bus name is acquired. Decisions are logged
 to standard error, one line of key=value pairs per event, and denials are
-also the AccessDenied signal.
+also the AccessDenied signal. Decisions the kernel could not report because
+the event ring buffer was full are counted; grantd logs each increase ("lost
+N kernel decision events") and records it in the provenance log.
 )";
 
 struct Options {
@@ -637,9 +639,47 @@ int run(Options& o)
 		log("Failed to open events: " + events.error().message);
 		return 1;
 	}
+	// Decisions the kernel could not put in the full ring are counted per hook
+	// (lost_events); every increase is logged and recorded after the
+	// decisions delivered with it, so that a gap in the record is stated.
+	// Losses from before this start are in the count seen here.
+	auto lost_total = [&maps]() -> grantd::Result<std::uint64_t> {
+		std::uint64_t sum = 0;
+		for (int hook = 0; hook < GRANTD_NR_HOOKS; hook++) {
+			auto c = maps->counters(static_cast<grantd_hook>(hook));
+			if (!c)
+				return c.error();
+			sum += c->lost_events;
+		}
+		return sum;
+	};
+	auto lost_at_start = lost_total();
+	if (!lost_at_start) {
+		log("Failed to read the kernel's event counters: " + lost_at_start.error().message);
+		return 1;
+	}
+	std::uint64_t lost_seen = lost_at_start.value();
+	if (lost_seen)
+		log("the kernel counted " + std::to_string(lost_seen) +
+		    " lost events (ring buffer full) before this start");
+	bool lost_read_failed = false;
 	auto drain = [&] {
 		if (auto consumed = events->consume(); !consumed)
 			log("Failed to read events: " + consumed.error().message);
+		if (auto total = lost_total(); !total) {
+			if (!lost_read_failed)
+				log("Failed to read the kernel's lost-event counters (not logged again): " +
+				    total.error().message);
+			lost_read_failed = true;
+		} else if (total.value() > lost_seen) {
+			std::uint64_t lost = total.value() - lost_seen;
+			lost_seen = total.value();
+			log("lost " + std::to_string(lost) +
+			    " kernel decision events: the ring buffer was full (" + std::to_string(lost_seen) +
+			    " lost in total)");
+			if (record)
+				batch.push_back(grantd::audit::EventsLost{lost, lost_seen});
+		}
 		if (batch.empty())
 			return;
 		if (auto appended = provenance->append(std::move(batch)); !appended)
