@@ -90,7 +90,9 @@ Options:
                       Members of grantd-audit are auditors.
   --bus BUS           where to serve org.grantd1: "system" (default), "none"
                       (session channels only), or a D-Bus address such as
-                      unix:path=/run/test-bus (a private dbus-daemon)
+                      unix:path=/run/test-bus (a private dbus-daemon).
+                      If the bus goes away grantd reconnects to it for up
+                      to 30 s (session channels keep working), then exits 1
   --kernel-only       load, pin and report only: no authority, no bus, no
                       channels, no state or provenance log. Sessions and rules
                       are whatever the pinned maps hold (tests of the kernel
