@@ -1,9 +1,10 @@
 // Crash, fault and soak tests (issue 7), in the VM: a real dbus-daemon
 // --system, the real grantd, governed probes and agents. grantd is killed at
 // random points, its state directory fills up or is damaged, the bus daemon
-// restarts under it, and many agents work at once for a while. Throughout, a
-// governed probe checks that nothing it was never granted, or that was
-// revoked or expired, ever works ("gaps in enforcement").
+// restarts under it (or stays away), its event ring overflows, and many
+// agents work at once for a while. Throughout, a governed probe checks that
+// nothing it was never granted, or that was revoked or expired, ever works
+// ("gaps in enforcement").
 //
 // Knobs: GRANTD_FAULT_SEED (kill timings; printed), GRANTD_FAULT_ITERATIONS
 // (kill -9 rounds, default 6), GRANTD_SOAK_SECONDS (default 45; ctest: 180): small
