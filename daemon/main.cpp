@@ -24,6 +24,7 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -90,7 +91,9 @@ Options:
                       Members of grantd-audit are auditors.
   --bus BUS           where to serve org.grantd1: "system" (default), "none"
                       (session channels only), or a D-Bus address such as
-                      unix:path=/run/test-bus (a private dbus-daemon)
+                      unix:path=/run/test-bus (a private dbus-daemon).
+                      If the bus goes away grantd reconnects to it for up
+                      to 30 s (session channels keep working), then exits 1
   --kernel-only       load, pin and report only: no authority, no bus, no
                       channels, no state or provenance log. Sessions and rules
                       are whatever the pinned maps hold (tests of the kernel
@@ -114,7 +117,9 @@ cannot enforce or fails, 2 on bad usage.
 Readiness is reported with sd_notify(READY=1) once the programs are attached,
 the governed root is set and the bus name is acquired. Decisions are logged
 to standard error, one line of key=value pairs per event, and denials are
-also the AccessDenied signal.
+also the AccessDenied signal. Decisions the kernel could not report because
+the event ring buffer was full are counted; grantd logs each increase ("lost
+N kernel decision events") and records it in the provenance log.
 )";
 
 struct Options {
@@ -411,16 +416,135 @@ struct Loop {
 	bool bus_lost = false;
 };
 
-// grantd does not reconnect: the objects, the name and every client's
-// matches live on the one connection. It exits 1 and the service manager
-// restarts it (Restart=on-failure); restore() brings everything back. The
-// hang-up is watched on a duplicate of the connection's socket: sd-bus only
-// reports the disconnect when something else wakes its event source.
-int on_bus_hangup(sd_event_source* s, int, std::uint32_t, void* ud)
-{
-	static_cast<Loop*>(ud)->bus_lost = true;
-	return sd_event_exit(sd_event_source_get_event(s), 1);
-}
+// How long grantd keeps trying to reach a bus that went away before it
+// gives up and exits 1 for the service manager to restart it.
+constexpr std::uint64_t kReconnectForUsec = 30'000'000;
+constexpr std::uint64_t kFirstRetryUsec = 100'000, kMaxRetryUsec = 2'000'000;
+
+// The connection to the system bus (or --bus ADDRESS). When it is lost
+// (dbus-daemon restarted), grantd keeps running: enforcement and the session
+// channels are unaffected, the objects leave the dead connection, and it
+// reconnects with backoff, moves the objects to the new connection and asks
+// for org.grantd1 again. Clients' matches and WaitRequest calls lived on the
+// old connection and are gone with it. The hang-up is watched on a
+// duplicate of the connection's socket: sd-bus only reports the disconnect
+// when something else wakes its event source.
+struct SystemBus {
+	std::string address;
+	sd_event* event = nullptr;
+	Loop* loop = nullptr;
+	grantd::bus::Service* service = nullptr;
+	std::unique_ptr<sd_bus, BusUnref> bus;
+	grantd::UniqueFd watch;
+	std::unique_ptr<sd_event_source, SourceUnref> watch_source, retry_timer;
+	std::uint64_t lost_at_usec = 0, retry_usec = 0;
+	unsigned attempts = 0;
+
+	grantd::Result<void> connect()
+	{
+		auto connected = connect_bus(address);
+		if (!connected)
+			return connected.error();
+		bus.reset(connected.value());
+		if (int r = sd_bus_attach_event(bus.get(), event, SD_EVENT_PRIORITY_NORMAL); r < 0) {
+			drop();
+			return grantd::Error::from_errno("attach the bus", -r);
+		}
+		watch = grantd::UniqueFd(::fcntl(sd_bus_get_fd(bus.get()), F_DUPFD_CLOEXEC, 3));
+		sd_event_source* raw = nullptr;
+		if (!watch.valid()) {
+			drop();
+			return grantd::Error::from_errno("watch the bus connection");
+		}
+		if (int r = sd_event_add_io(event, &raw, watch.get(), EPOLLRDHUP, on_hangup, this); r < 0) {
+			drop();
+			return grantd::Error::from_errno("watch the bus connection", -r);
+		}
+		watch_source.reset(raw);
+		return {};
+	}
+
+	// The objects on this connection, and the name.
+	grantd::Result<void> serve()
+	{
+		if (service)
+			if (auto set = service->set_bus(bus.get()); !set)
+				return set.error();
+		if (int r = sd_bus_request_name(bus.get(), "org.grantd1", 0); r < 0)
+			return grantd::Error::from_errno("acquire the bus name org.grantd1", -r);
+		return {};
+	}
+
+	void drop()
+	{
+		if (service)
+			(void)service->set_bus(nullptr);
+		watch_source.reset();
+		watch = grantd::UniqueFd();
+		if (bus) {
+			sd_bus_close(bus.get());
+			bus.reset();
+		}
+	}
+
+	static int on_hangup(sd_event_source*, int, std::uint32_t, void* ud)
+	{
+		auto* self = static_cast<SystemBus*>(ud);
+		self->drop();
+		log("Lost the connection to the bus " + self->address +
+		    "; reconnecting (session channels and enforcement are unaffected)");
+		sd_event_now(self->event, CLOCK_MONOTONIC, &self->lost_at_usec);
+		self->attempts = 0;
+		self->retry_usec = kFirstRetryUsec;
+		self->arm(self->lost_at_usec + self->retry_usec);
+		return 0;
+	}
+
+	void arm(std::uint64_t at)
+	{
+		if (!retry_timer) {
+			sd_event_source* raw = nullptr;
+			if (int r = sd_event_add_time(event, &raw, CLOCK_MONOTONIC, at, 0, on_retry, this); r < 0) {
+				log(std::string("Failed to arm the bus reconnect timer: ") + std::strerror(-r) +
+				    "; exiting so that the service manager restarts grantd (pinned programs keep enforcing)");
+				loop->bus_lost = true;
+				sd_event_exit(event, 1);
+				return;
+			}
+			retry_timer.reset(raw);
+		} else {
+			sd_event_source_set_time(retry_timer.get(), at);
+		}
+		sd_event_source_set_enabled(retry_timer.get(), SD_EVENT_ONESHOT);
+	}
+
+	static int on_retry(sd_event_source*, std::uint64_t now, void* ud)
+	{
+		auto* self = static_cast<SystemBus*>(ud);
+		self->attempts++;
+		auto done = self->connect();
+		if (done)
+			done = self->serve();
+		if (done) {
+			log("reconnected to the bus " + self->address + " after " +
+			    std::to_string((now - self->lost_at_usec) / 1000) + " ms (" + std::to_string(self->attempts) +
+			    " attempts); serving org.grantd1 again");
+			return 0;
+		}
+		self->drop();
+		if (now - self->lost_at_usec >= kReconnectForUsec) {
+			log("Failed to reconnect to the bus " + self->address + " for " +
+			    std::to_string(kReconnectForUsec / 1000000) + " s (" + std::to_string(self->attempts) +
+			    " attempts; last: " + done.error().message +
+			    "); exiting so that the service manager restarts grantd (pinned programs keep enforcing)");
+			self->loop->bus_lost = true;
+			return sd_event_exit(self->event, 1);
+		}
+		self->retry_usec = std::min(self->retry_usec * 2, kMaxRetryUsec);
+		self->arm(now + self->retry_usec);
+		return 0;
+	}
+};
 
 int on_signal(sd_event_source* s, const signalfd_siginfo* si, void* ud)
 {
@@ -576,29 +700,16 @@ int run(Options& o)
 	sd_event_add_signal(event.get(), nullptr, SIGTERM, on_signal, &loop);
 	sd_event_add_signal(event.get(), nullptr, SIGINT, on_signal, &loop);
 
-	std::unique_ptr<sd_bus, BusUnref> bus;
-	grantd::UniqueFd bus_watch;
-	std::unique_ptr<sd_event_source, SourceUnref> bus_watch_source;
+	SystemBus system_bus;
+	system_bus.address = o.bus;
+	system_bus.event = event.get();
+	system_bus.loop = &loop;
 	if (o.bus != "none" && !o.kernel_only) {
-		auto connected = connect_bus(o.bus);
-		if (!connected) {
+		if (auto connected = system_bus.connect(); !connected) {
 			log("Failed to connect to the bus: " + connected.error().message +
 			    " (use --bus none to serve session channels only)");
 			return 1;
 		}
-		bus.reset(connected.value());
-		if (int r = sd_bus_attach_event(bus.get(), event.get(), SD_EVENT_PRIORITY_NORMAL); r < 0) {
-			log(std::string("Failed to attach the bus: ") + std::strerror(-r));
-			return 1;
-		}
-		bus_watch = grantd::UniqueFd(::fcntl(sd_bus_get_fd(bus.get()), F_DUPFD_CLOEXEC, 3));
-		sd_event_source* raw_watch = nullptr;
-		if (!bus_watch.valid() ||
-		    sd_event_add_io(event.get(), &raw_watch, bus_watch.get(), EPOLLRDHUP, on_bus_hangup, &loop) < 0) {
-			log(std::string("Failed to watch the bus connection: ") + std::strerror(errno));
-			return 1;
-		}
-		bus_watch_source.reset(raw_watch);
 	}
 
 	std::unique_ptr<grantd::bus::Service> service;
@@ -610,7 +721,7 @@ int run(Options& o)
 		service_options.admin_group = o.admin_group;
 		service_options.profiles = profiles;
 		service_options.log = log;
-		auto created = grantd::bus::Service::create(event.get(), bus.get(), *authority, *provenance,
+		auto created = grantd::bus::Service::create(event.get(), system_bus.bus.get(), *authority, *provenance,
 							    std::move(service_options));
 		if (!created) {
 			log("Failed to set up the D-Bus service: " + created.error().message);
@@ -637,9 +748,47 @@ int run(Options& o)
 		log("Failed to open events: " + events.error().message);
 		return 1;
 	}
+	// Decisions the kernel could not put in the full ring are counted per hook
+	// (lost_events); every increase is logged and recorded after the
+	// decisions delivered with it, so that a gap in the record is stated.
+	// Losses from before this start are in the count seen here.
+	auto lost_total = [&maps]() -> grantd::Result<std::uint64_t> {
+		std::uint64_t sum = 0;
+		for (int hook = 0; hook < GRANTD_NR_HOOKS; hook++) {
+			auto c = maps->counters(static_cast<grantd_hook>(hook));
+			if (!c)
+				return c.error();
+			sum += c->lost_events;
+		}
+		return sum;
+	};
+	auto lost_at_start = lost_total();
+	if (!lost_at_start) {
+		log("Failed to read the kernel's event counters: " + lost_at_start.error().message);
+		return 1;
+	}
+	std::uint64_t lost_seen = lost_at_start.value();
+	if (lost_seen)
+		log("the kernel counted " + std::to_string(lost_seen) +
+		    " lost events (ring buffer full) before this start");
+	bool lost_read_failed = false;
 	auto drain = [&] {
 		if (auto consumed = events->consume(); !consumed)
 			log("Failed to read events: " + consumed.error().message);
+		if (auto total = lost_total(); !total) {
+			if (!lost_read_failed)
+				log("Failed to read the kernel's lost-event counters (not logged again): " +
+				    total.error().message);
+			lost_read_failed = true;
+		} else if (total.value() > lost_seen) {
+			std::uint64_t lost = total.value() - lost_seen;
+			lost_seen = total.value();
+			log("lost " + std::to_string(lost) +
+			    " kernel decision events: the ring buffer was full (" + std::to_string(lost_seen) +
+			    " lost in total)");
+			if (record)
+				batch.push_back(grantd::audit::EventsLost{lost, lost_seen});
+		}
 		if (batch.empty())
 			return;
 		if (auto appended = provenance->append(std::move(batch)); !appended)
@@ -681,8 +830,9 @@ int run(Options& o)
 	}
 	std::unique_ptr<sd_event_source, SourceUnref> head_source(raw_src);
 
-	if (bus) {
-		if (int r = sd_bus_request_name(bus.get(), "org.grantd1", 0); r < 0) {
+	system_bus.service = service.get();
+	if (system_bus.bus) {
+		if (int r = sd_bus_request_name(system_bus.bus.get(), "org.grantd1", 0); r < 0) {
 			log(std::string("Failed to acquire the bus name org.grantd1: ") + std::strerror(-r));
 			return 1;
 		}
@@ -698,11 +848,8 @@ int run(Options& o)
 	sd_notify(0, "STOPPING=1");
 	drain();
 	write_dirty_head(nullptr, &head_writer);
-	if (loop.bus_lost) {
-		log("Lost the connection to the bus " + o.bus +
-		    "; exiting so that the service manager restarts grantd (pinned programs keep enforcing)");
+	if (loop.bus_lost)
 		return 1;
-	}
 	log(std::string("stopping on ") + strsignal(loop.signo) + "; pinned programs keep enforcing");
 	return 0;
 }

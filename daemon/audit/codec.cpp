@@ -203,6 +203,17 @@ Result<std::vector<std::uint8_t>> encode_body(Grantd__Provenance__Record& m, Bor
 	return pack(m, b);
 }
 
+Result<std::vector<std::uint8_t>> encode_body(Grantd__Provenance__Record& m, Borrow& b, const EventsLost& body)
+{
+	Grantd__Provenance__EventsLost lost;
+	grantd__provenance__events_lost__init(&lost);
+	lost.lost = body.lost;
+	lost.lost_total = body.lost_total;
+	m.body_case = GRANTD__PROVENANCE__RECORD__BODY_EVENTS_LOST;
+	m.events_lost = &lost;
+	return pack(m, b);
+}
+
 Result<std::vector<std::uint8_t>> encode_body(Grantd__Provenance__Record& m, Borrow& b, const SessionOpened& body)
 {
 	Grantd__Provenance__SessionOpened session;
@@ -342,6 +353,8 @@ Body to_body(const Grantd__Provenance__Record& m)
 		out.stale_entries = in.stale_entries;
 		return out;
 	}
+	case GRANTD__PROVENANCE__RECORD__BODY_EVENTS_LOST:
+		return EventsLost{m.events_lost->lost, m.events_lost->lost_total};
 	case GRANTD__PROVENANCE__RECORD__BODY_SESSION_OPENED: {
 		const auto& in = *m.session_opened;
 		return SessionOpened{in.session_id, in.cgroup_id, text(in.profile), text(in.purpose),

@@ -237,6 +237,15 @@ Entry describe(const KernelDecision& k, Fields& f)
 			(allowed ? "" : ": " + std::string(reason))};
 }
 
+Entry describe(const EventsLost& l, Fields& f)
+{
+	f.add("GRANTD_LOST", l.lost);
+	f.add("GRANTD_LOST_TOTAL", l.lost_total);
+	return {kMessageEventsLost, LOG_WARNING,
+		std::to_string(l.lost) + " kernel decisions were not reported: the event ring buffer was full (" +
+			std::to_string(l.lost_total) + " lost in total)"};
+}
+
 Entry describe(const UnknownBody&, Fields&)
 {
 	return {nullptr, LOG_INFO, "Provenance record of a kind this grantd does not know"};

@@ -162,6 +162,12 @@ std::string body_json(const Restart& r)
 	return o.number("stale_entries", r.stale_entries).close();
 }
 
+std::string body_json(const EventsLost& l)
+{
+	Object o;
+	return o.wide("lost", l.lost).wide("lost_total", l.lost_total).close();
+}
+
 template <class Session>
 Object session_json(const Session& s)
 {

@@ -18,5 +18,6 @@ inline constexpr const char kMessageSessionClosed[] = "a7ddcf32cfc642e9b11563fd0
 inline constexpr const char kMessageKernelDecision[] = "0c5a22e4a12547dab8b62227ce637020";
 inline constexpr const char kMessageModeChange[] = "5b0f3c4e9d2a4e7f8a61c2d93e4b7a10";
 inline constexpr const char kMessageRestart[] = "9e2d7c61a4b84f03b5d8e1f2c3a49d57";
+inline constexpr const char kMessageEventsLost[] = "3f6b1e0c8d7a4c29a5e4b7d2f9c06e31";
 
 } // namespace grantd::audit

@@ -34,6 +34,8 @@ const char* kind_name(const Body& body)
 				return "mode_change";
 			else if constexpr (std::is_same_v<T, Restart>)
 				return "restart";
+			else if constexpr (std::is_same_v<T, EventsLost>)
+				return "events_lost";
 			else
 				return "unknown";
 		},

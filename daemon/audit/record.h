@@ -164,6 +164,12 @@ struct Restart {
 	bool operator==(const Restart&) const = default;
 };
 
+struct EventsLost {
+	std::uint64_t lost = 0;
+	std::uint64_t lost_total = 0;
+	bool operator==(const EventsLost&) const = default;
+};
+
 // A body kind this build does not know, written by a newer grantd: it is
 // still chained and verified, only not interpreted.
 struct UnknownBody {
@@ -171,7 +177,7 @@ struct UnknownBody {
 };
 
 using Body = std::variant<UnknownBody, Request, Evaluation, Approval, Grant, Derivation, Revocation, Expiry,
-			  SessionOpened, SessionClosed, KernelDecision, ModeChange, Restart>;
+			  SessionOpened, SessionClosed, KernelDecision, ModeChange, Restart, EventsLost>;
 
 // "request", "grant", "kernel_decision", … (the proto's oneof field names).
 const char* kind_name(const Body& body);

@@ -1930,6 +1930,29 @@ Service::~Service()
 	impl_->channels.clear();
 }
 
+Result<void> Service::set_bus(sd_bus* bus)
+{
+	Impl& impl = *impl_;
+	if (impl.bus) {
+		for (auto it = impl.waiters.begin(); it != impl.waiters.end();) {
+			if (sd_bus_message_get_bus(it->second.get()) == impl.bus)
+				it = impl.waiters.erase(it);
+			else
+				++it;
+		}
+	}
+	impl.bus_slots.clear();
+	impl.bus = bus;
+	if (bus) {
+		if (int r = impl.register_objects(bus, &impl.bus_slots); r < 0) {
+			impl.bus_slots.clear();
+			impl.bus = nullptr;
+			return Error::from_errno("register org.grantd1 objects", -r);
+		}
+	}
+	return {};
+}
+
 void Service::on_change(const authority::Change& change)
 {
 	impl_->on_change(change);

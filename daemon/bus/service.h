@@ -59,6 +59,12 @@ public:
 	// A decision from the kernel's ring: AccessDenied for denials.
 	void kernel_event(const grantd_event& event);
 
+	// Serves on another bus connection (a reconnect), or on none while the
+	// bus is gone: the objects move; WaitRequest calls that came over the
+	// old connection are dropped, since their replies cannot be sent. The
+	// name is requested by the caller.
+	Result<void> set_bus(sd_bus* bus);
+
 	struct Impl;
 
 private:

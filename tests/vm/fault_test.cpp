@@ -1,14 +1,16 @@
 // Crash, fault and soak tests (issue 7), in the VM: a real dbus-daemon
 // --system, the real grantd, governed probes and agents. grantd is killed at
 // random points, its state directory fills up or is damaged, the bus daemon
-// restarts under it, and many agents work at once for a while. Throughout, a
-// governed probe checks that nothing it was never granted, or that was
-// revoked or expired, ever works ("gaps in enforcement").
+// restarts under it (or stays away), its event ring overflows, and many
+// agents work at once for a while. Throughout, a governed probe checks that
+// nothing it was never granted, or that was revoked or expired, ever works
+// ("gaps in enforcement").
 //
 // Knobs: GRANTD_FAULT_SEED (kill timings; printed), GRANTD_FAULT_ITERATIONS
-// (kill -9 rounds, default 6), GRANTD_SOAK_SECONDS (default 45): small
+// (kill -9 rounds, default 6), GRANTD_SOAK_SECONDS (default 45; ctest: 180): small
 // enough for CI (a restart of grantd costs about 10 s under TCG); see
 // docs/reliability.md for longer runs.
+#include "audit/reader.h"
 #include "cgroup.h"
 #include "maps_writer.h"
 #include "unique_fd.h"
@@ -37,6 +39,8 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <variant>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -1020,10 +1024,29 @@ TEST_F(Fault, CorruptStateAtStartUpIsReportedAndNeverRepaired)
 	EXPECT_EQ(daemon_->stop(), 0);
 }
 
-// The system bus daemon restarts under grantd. grantd's design (daemon/main.cpp):
-// it does not reconnect; on losing the bus it exits 1 with a message and
-// the service manager restarts it (Restart=on-failure), restoring from its
-// state. Enforcement holds throughout; the test plays systemd.
+// Exited (and not reaped yet)?
+bool has_exited(pid_t pid)
+{
+	siginfo_t info{};
+	return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
+// Whether org.grantd1 has an owner on the system bus, asked of the bus itself.
+bool grantd_owns_name(sd_bus* b)
+{
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	sd_bus_message* reply = nullptr;
+	int r = sd_bus_call_method(b, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+				   "GetNameOwner", &error, &reply, "s", "org.grantd1");
+	sd_bus_error_free(&error);
+	sd_bus_message_unref(reply);
+	return r >= 0;
+}
+
+// The system bus daemon restarts under grantd. grantd stays up: it logs the
+// loss, keeps enforcing and serving the session channels, reconnects with
+// backoff, moves its objects to the new connection and owns org.grantd1
+// again. Nothing issued is lost, nothing revoked revived.
 TEST_F(Fault, BusDaemonRestartUnderGrantd)
 {
 	const std::string state = kDir + "/bus-state";
@@ -1032,7 +1055,83 @@ TEST_F(Fault, BusDaemonRestartUnderGrantd)
 	Opened s = open_session("the bus restarts");
 	ASSERT_NE(s.id, 0u);
 	Resident resident(s.cgroup);
-	std::string granted = make_target("g/bus");
+	const std::vector<std::string> paths{make_target("g/bus-a"), make_target("g/bus-b"), make_target("g/bus-c")};
+	std::vector<std::uint64_t> grants;
+	for (const auto& p : paths) {
+		std::string issued = agent_request(s.cgroup, s.channel, p, "20m");
+		ASSERT_EQ(issued.rfind("issued", 0), 0u) << issued;
+		grants.push_back(field(issued, "grant"));
+	}
+	const std::uint64_t revoked = grants[1];
+	Reply r = admin_call("Revoke", [&](sd_bus_message* m) { return sd_bus_message_append(m, "ts", revoked, "before the bus restart"); });
+	ASSERT_TRUE(r.ok()) << r.error;
+	append_line(kDeadList, paths[1]);
+	Probe probe(s.cgroup, {paths[0], paths[2]});
+	const pid_t pid = daemon_->pid();
+	const std::size_t log_from = daemon_->log().size();
+
+	pid_t bus = dbus_pid();
+	ASSERT_GT(bus, 0);
+	ASSERT_EQ(::kill(bus, SIGKILL), 0);
+	admin_.reset();
+	EXPECT_TRUE(daemon_->wait_for_log("Lost the connection to the bus system; reconnecting", 30s)) << daemon_->log();
+	ASSERT_FALSE(has_exited(pid)) << "grantd exited without its bus:\n" << daemon_->log().substr(log_from);
+	EXPECT_EQ(writes_in(s.cgroup, {kNever, paths[0], paths[1], paths[2]}), (std::vector<int>{EACCES, 0, EACCES, 0}))
+		<< "enforcement changed with the bus down";
+	// The session channel is grantd's own: it keeps serving.
+	const std::string during_path = make_target("g/bus-during");
+	std::string during = agent_request(s.cgroup, s.channel, during_path, "20m");
+	ASSERT_EQ(during.rfind("issued", 0), 0u) << "the session channel with the bus down: " << during;
+	const std::uint64_t during_grant = field(during, "grant");
+
+	::unlink("/run/dbus/pid");
+	start_dbus();
+	EXPECT_TRUE(daemon_->wait_for_log("reconnected to the bus system", 30s)) << daemon_->log().substr(log_from);
+	ASSERT_FALSE(has_exited(pid)) << daemon_->log().substr(log_from);
+	EXPECT_EQ(daemon_->pid(), pid);
+	connect_admin();
+	EXPECT_TRUE(grantd_owns_name(admin_.get())) << "org.grantd1 has no owner after the reconnect";
+	std::set<std::uint64_t> listed;
+	for (const auto& g : list_grants())
+		listed.insert(g.id);
+	EXPECT_TRUE(listed.count(grants[0]) && listed.count(grants[2]) && listed.count(during_grant))
+		<< "an issued grant is missing after the bus restart";
+	EXPECT_FALSE(listed.count(revoked)) << "the revoked grant was revived";
+	EXPECT_EQ(writes_in(s.cgroup, {paths[0], paths[1], paths[2], during_path}),
+		  (std::vector<int>{0, EACCES, 0, 0}));
+	const auto probed = probe.finish();
+	std::printf("bus restart: probe checks %llu, gaps %llu, granted writes refused %llu\n",
+		    static_cast<unsigned long long>(std::get<0>(probed)), static_cast<unsigned long long>(std::get<1>(probed)),
+		    static_cast<unsigned long long>(std::get<2>(probed)));
+	EXPECT_EQ(std::get<1>(probed), 0u) << std::get<3>(probed);
+	EXPECT_EQ(std::get<2>(probed), 0u) << "a granted write was refused";
+	// Administration works on the new connection.
+	Reply r2 = admin_call("Revoke", [&](sd_bus_message* m) { return sd_bus_message_append(m, "ts", grants[2], "after the bus restart"); });
+	EXPECT_TRUE(r2.ok()) << r2.error;
+	EXPECT_EQ(writes_in(s.cgroup, {paths[2]}), (std::vector<int>{EACCES})) << "revoked after the restart, still writable";
+	std::string after = agent_request(s.cgroup, s.channel, make_target("g/bus-after"), "20m");
+	EXPECT_EQ(after.rfind("issued", 0), 0u) << after;
+	std::string verified = verify();
+	EXPECT_EQ(verified.rfind("ok", 0), 0u) << verified;
+	std::string log = daemon_->log().substr(log_from);
+	if (auto at = log.find("grantd: reconnected"); at != std::string::npos)
+		std::printf("bus restart: %s\n", log.substr(at, log.find('\n', at) - at).c_str());
+	EXPECT_EQ(log.find("grantd: ready"), std::string::npos) << "grantd restarted";
+	EXPECT_EQ(daemon_->stop(), 0);
+}
+
+// The bus stays away: grantd gives up after its bound (30 s), exits 1 naming
+// the problem, and a supervisor's restart (once the bus is back) restores
+// everything. Enforcement holds throughout.
+TEST_F(Fault, BusGoneForGoodExitsForTheSupervisor)
+{
+	const std::string state = kDir + "/bus-gone-state";
+	ASSERT_EQ(start_daemon(state), "");
+	connect_admin();
+	Opened s = open_session("the bus stays away");
+	ASSERT_NE(s.id, 0u);
+	Resident resident(s.cgroup);
+	std::string granted = make_target("g/bus-gone");
 	std::string issued = agent_request(s.cgroup, s.channel, granted, "20m");
 	ASSERT_EQ(issued.rfind("issued", 0), 0u) << issued;
 	std::uint64_t grant = field(issued, "grant");
@@ -1041,18 +1140,17 @@ TEST_F(Fault, BusDaemonRestartUnderGrantd)
 	pid_t bus = dbus_pid();
 	ASSERT_GT(bus, 0);
 	ASSERT_EQ(::kill(bus, SIGKILL), 0);
-	// grantd notices and exits 1, naming the problem.
-	pid_t pid = daemon_->pid();
+	admin_.reset();
+	const pid_t pid = daemon_->pid();
 	bool exited = false;
-	for (int i = 0; i < 1200 && !exited; i++) { // it may be busy with a backlog of events first
-		siginfo_t info{};
-		exited = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+	for (int i = 0; i < 1200 && !exited; i++) { // 30 s of retries, then the exit
+		exited = has_exited(pid);
 		if (!exited)
-			std::this_thread::sleep_for(50ms);
+			std::this_thread::sleep_for(100ms);
 	}
-	ASSERT_TRUE(exited) << "grantd kept running without its bus";
+	ASSERT_TRUE(exited) << "grantd kept running without its bus for 120 s";
 	EXPECT_EQ(daemon_->stop(), 1);
-	EXPECT_TRUE(daemon_->wait_for_log("Lost the connection to the bus", 1s)) << daemon_->log();
+	EXPECT_TRUE(daemon_->wait_for_log("Failed to reconnect to the bus system for 30 s", 1s)) << daemon_->log();
 	EXPECT_EQ(writes_in(s.cgroup, {kNever, granted}), (std::vector<int>{EACCES, 0})) << "enforcement changed with grantd down";
 
 	::unlink("/run/dbus/pid");
@@ -1062,17 +1160,14 @@ TEST_F(Fault, BusDaemonRestartUnderGrantd)
 	bool listed = false;
 	for (const auto& g : list_grants())
 		listed = listed || g.id == grant;
-	EXPECT_TRUE(listed) << "the grant did not survive the bus restart";
-	std::string again = agent_request(s.cgroup, s.channel, make_target("g/bus-after"), "20m");
+	EXPECT_TRUE(listed) << "the grant did not survive";
+	std::string again = agent_request(s.cgroup, s.channel, make_target("g/bus-gone-after"), "20m");
 	EXPECT_EQ(again.rfind("issued", 0), 0u) << "the session channel after the restart: " << again;
 	std::string verified = verify();
 	EXPECT_EQ(verified.rfind("ok", 0), 0u) << verified;
-	auto [checks, gaps, broken, gap_paths] = probe.finish();
-	std::printf("bus restart: probe checks %llu, gaps %llu, granted writes refused %llu\n",
-		    static_cast<unsigned long long>(checks), static_cast<unsigned long long>(gaps),
-		    static_cast<unsigned long long>(broken));
-	EXPECT_EQ(gaps, 0u) << gap_paths;
-	EXPECT_EQ(broken, 0u);
+	const auto probed = probe.finish();
+	EXPECT_EQ(std::get<1>(probed), 0u) << std::get<3>(probed);
+	EXPECT_EQ(std::get<2>(probed), 0u);
 	EXPECT_EQ(daemon_->stop(), 0);
 }
 
@@ -1123,7 +1218,13 @@ TEST_F(Fault, Soak)
 {
 	const int seconds = std::stoi(grantd::vmtest::env_or("GRANTD_SOAK_SECONDS", "45"));
 	const int sessions = std::stoi(grantd::vmtest::env_or("GRANTD_SOAK_SESSIONS", "4"));
-	constexpr long kRssBoundKib = 4096; // growth allowed between warm-up and the end
+	// Memory: grantd's RSS may grow by kRssBoundKib from the end of warm-up
+	// (10 s) to the end, while its allocator and tables settle; in a run of
+	// kFlatFromSeconds or more it must then be flat: at most kRssFlatKib more
+	// at the end than half-way through. (A 300 s run grew in three steps, the
+	// last at 80 s, then not at all: docs/reliability.md.)
+	constexpr long kRssBoundKib = 4096, kRssFlatKib = 1024;
+	constexpr int kFlatFromSeconds = 120;
 	ASSERT_EQ(start_daemon(kDir + "/soak-state"), "");
 	connect_admin();
 	auto maps = grantd::MapsWriter::open_pinned(GRANTD_PIN_DIR_DEFAULT);
@@ -1145,7 +1246,7 @@ TEST_F(Fault, Soak)
 	const auto warm = start + std::chrono::seconds(std::min(10, seconds / 4));
 
 	// One agent per session, working until the deadline; it reports
-	// "served denied unexpected derived delegated".
+	// "served denied unexpected derived delegated expired-unused".
 	struct Worker {
 		pid_t pid;
 		int fd;
@@ -1160,7 +1261,7 @@ TEST_F(Fault, Soak)
 			::close(fds[0]);
 			if (!grantd::move_to_cgroup(opened[i].cgroup, 0))
 				_exit(2);
-			std::uint64_t served = 0, denied = 0, unexpected = 0, derived = 0, delegated = 0;
+			std::uint64_t served = 0, denied = 0, unexpected = 0, derived = 0, delegated = 0, expired_unused = 0;
 			std::string notes;
 			for (int it = 0; Clock::now() < deadline; it++) {
 				BusPtr b = connect_channel(opened[i].channel);
@@ -1169,10 +1270,17 @@ TEST_F(Fault, Soak)
 					continue;
 				}
 				std::string path = kWs + "/s/soak-" + std::to_string(i) + "-" + std::to_string(it % 8) + "/f";
+				const auto asked = Clock::now();
 				std::string r = request_grant(b.get(), true, 0, {"write"}, {path}, "2s", "soak");
 				if (r.rfind("issued", 0) == 0) {
 					served++;
-					if (try_open(path, O_WRONLY | O_APPEND) != 0)
+					// The grant ends 2 s after it was issued, so no earlier
+					// than 2 s after it was asked for: a refusal before
+					// that is a failure; after it (a slow host), expiry.
+					int err = try_open(path, O_WRONLY | O_APPEND);
+					if (err == EACCES && Clock::now() - asked >= 2s)
+						expired_unused++;
+					else if (err != 0)
 						unexpected++;
 				} else {
 					unexpected++;
@@ -1215,7 +1323,7 @@ TEST_F(Fault, Soak)
 			}
 			std::string out = std::to_string(served) + " " + std::to_string(denied) + " " +
 					  std::to_string(unexpected) + " " + std::to_string(derived) + " " +
-					  std::to_string(delegated) + notes;
+					  std::to_string(delegated) + " " + std::to_string(expired_unused) + notes;
 			if (::write(fds[1], out.data(), out.size()) < 0)
 				_exit(3);
 			_exit(0);
@@ -1225,11 +1333,18 @@ TEST_F(Fault, Soak)
 	}
 
 	// Meanwhile the administrator lists and closes finished sub-agent sessions.
-	long rss_warm = -1;
+	long rss_warm = -1, rss_half = -1;
+	std::vector<long> rss_samples; // every 2 s after warm-up
 	std::uint64_t closed = 0;
+	const auto half = start + std::chrono::seconds(seconds / 2);
 	while (Clock::now() < deadline) {
-		if (rss_warm < 0 && Clock::now() >= warm)
-			rss_warm = rss_kib(daemon_->pid());
+		if (Clock::now() >= warm) {
+			rss_samples.push_back(rss_kib(daemon_->pid()));
+			if (rss_warm < 0)
+				rss_warm = rss_samples.back();
+			if (rss_half < 0 && Clock::now() >= half)
+				rss_half = rss_samples.back();
+		}
 		Reply l = call(admin_.get(), false, kRoot, kManager, "ListSessions", nullptr);
 		ASSERT_TRUE(l.ok()) << l.error;
 		std::vector<std::uint32_t> children;
@@ -1251,7 +1366,7 @@ TEST_F(Fault, Soak)
 		}
 		std::this_thread::sleep_for(2s);
 	}
-	std::uint64_t served = 0, denied = 0, unexpected = 0, derived = 0, delegated = 0;
+	std::uint64_t served = 0, denied = 0, unexpected = 0, derived = 0, delegated = 0, expired_unused = 0;
 	for (auto& w : workers) {
 		std::string out;
 		char buf[4096];
@@ -1263,8 +1378,8 @@ TEST_F(Fault, Soak)
 		::waitpid(w.pid, &status, 0);
 		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "worker status " << status;
 		std::istringstream in(out);
-		std::uint64_t a = 0, b = 0, c = 0, d = 0, e = 0;
-		in >> a >> b >> c >> d >> e;
+		std::uint64_t a = 0, b = 0, c = 0, d = 0, e = 0, f = 0;
+		in >> a >> b >> c >> d >> e >> f;
 		std::string notes;
 		std::getline(in, notes);
 		served += a;
@@ -1272,6 +1387,7 @@ TEST_F(Fault, Soak)
 		unexpected += c;
 		derived += d;
 		delegated += e;
+		expired_unused += f;
 		EXPECT_EQ(c, 0u) << "worker: " << out;
 	}
 	const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start).count();
@@ -1290,32 +1406,173 @@ TEST_F(Fault, Soak)
 			    limited = k1.rate_limited - k0.rate_limited;
 	const long rss_end = rss_kib(daemon_->pid());
 	std::string verified = verify();
+	std::string samples;
+	for (long v : rss_samples)
+		samples += " " + std::to_string(v);
+	std::printf("soak RSS samples (KiB, every 2 s after warm-up):%s\n", samples.c_str());
+	std::printf("soak: granted writes refused because the 2 s grant had expired first (slow host): %llu\n",
+		    static_cast<unsigned long long>(expired_unused));
 	std::printf("soak figures: duration %lld s, sessions %d, requests served %llu, sub-sessions derived %llu "
 		    "(delegated %llu, closed %llu), denials by the agents %llu, denials counted by the kernel %llu, "
 		    "events delivered %llu, lost (ring full) %llu, rate-limited %llu, RSS after warm-up %ld KiB, at the end "
-		    "%ld KiB, verify %s\n",
+		    "%ld KiB (half-way %ld KiB), verify %s\n",
 		    static_cast<long long>(elapsed), sessions, static_cast<unsigned long long>(served),
 		    static_cast<unsigned long long>(derived), static_cast<unsigned long long>(delegated),
 		    static_cast<unsigned long long>(closed), static_cast<unsigned long long>(denied),
 		    static_cast<unsigned long long>(kernel_denials), static_cast<unsigned long long>(delivered),
 		    static_cast<unsigned long long>(lost), static_cast<unsigned long long>(limited), rss_warm, rss_end,
-		    verified.c_str());
+		    rss_half, verified.c_str());
 	EXPECT_EQ(unexpected, 0u);
 	EXPECT_GT(served, static_cast<std::uint64_t>(sessions));
 	EXPECT_GT(derived, 0u);
 	EXPECT_GT(delegated, 0u);
-	EXPECT_GE(kernel_denials, denied) << "the kernel counted fewer denials than the agents met";
+	EXPECT_GE(kernel_denials, denied + expired_unused) << "the kernel counted fewer denials than the agents met";
 	EXPECT_EQ(delivered + lost + limited, kernel_denials) << "denials neither delivered nor counted as lost";
 	ASSERT_GT(rss_warm, 0);
 	// AddressSanitizer holds freed memory in its quarantine (up to 256 MiB),
 	// so a sanitized daemon's RSS grows by design: reported, not bounded.
 	if (std::getenv("ASAN_OPTIONS"))
 		std::printf("soak: RSS bound not checked: ASAN_OPTIONS is set (sanitized daemon)\n");
-	else
+	else {
 		EXPECT_LE(rss_end - rss_warm, kRssBoundKib) << "grantd's memory grew";
+		if (seconds >= kFlatFromSeconds) {
+			ASSERT_GT(rss_half, 0);
+			EXPECT_LE(rss_end - rss_half, kRssFlatKib) << "grantd's memory grew in the second half of the soak";
+		}
+	}
 	EXPECT_EQ(verified.rfind("ok", 0), 0u) << verified;
 	residents.clear();
 	EXPECT_EQ(daemon_->stop(), 0);
+}
+
+// Reported losses in grantd's log since `from`: the sum of N over its
+// "lost N kernel decision events" lines.
+std::uint64_t lost_lines(const std::string& log, std::size_t from)
+{
+	const std::string needle = "grantd: lost ";
+	std::uint64_t n = 0;
+	for (std::size_t at = log.find(needle, from); at != std::string::npos; at = log.find(needle, at + 1))
+		n += std::stoull(log.substr(at + needle.size()));
+	return n;
+}
+
+// 'T' once the process is stopped.
+char process_state(pid_t pid)
+{
+	std::string stat = grantd::vmtest::read_file("/proc/" + std::to_string(pid) + "/stat");
+	auto close = stat.rfind(')');
+	return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
+}
+
+// The ring buffer overflows for real: grantd (no event rate limit) is
+// stopped while a governed process is denied many more times than the ring
+// holds. Every attempt is still denied; the kernel counts what it could not
+// deliver; grantd, resumed, reports the loss (a log line and an events_lost
+// provenance record naming the count), and delivered + lost = the kernel's
+// denials, in its log and in the provenance log alike.
+TEST_F(Fault, RingBufferOverflowIsCountedAndReported)
+{
+	const std::string state = kDir + "/ring-state";
+	ASSERT_EQ(std::system(("rm -rf " + state).c_str()), 0);
+	ASSERT_EQ(start_daemon(state, {"--event-rate=0"}), "");
+	connect_admin();
+	auto maps = grantd::MapsWriter::open_pinned(GRANTD_PIN_DIR_DEFAULT);
+	ASSERT_TRUE(maps) << maps.error().message;
+	Opened s = open_session("the ring overflows");
+	ASSERT_NE(s.id, 0u);
+	Resident resident(s.cgroup);
+	std::this_thread::sleep_for(500ms);
+
+	// The ring (256 KiB, bpf/grantd.bpf.h) holds this many events: each
+	// record carries an 8-byte header and is rounded up to 8 bytes.
+	constexpr std::uint64_t kRingBytes = 256 * 1024;
+	const std::uint64_t capacity = kRingBytes / ((sizeof(grantd_event) + 8 + 7) / 8 * 8);
+	const std::uint64_t attempts = capacity * 6;
+	const std::size_t log_from = daemon_->log().size();
+	const KernelCounts k0 = kernel_counts(maps.value());
+
+	daemon_->pause();
+	for (int i = 0; i < 200 && process_state(daemon_->pid()) != 'T'; i++)
+		std::this_thread::sleep_for(10ms);
+	const char paused_state = process_state(daemon_->pid());
+	std::string out = in_session(s.cgroup, [&] {
+		std::uint64_t denied = 0, other = 0;
+		for (std::uint64_t i = 0; i < attempts; i++) {
+			if (try_open(kNever, O_WRONLY | O_APPEND) == EACCES)
+				denied++;
+			else
+				other++;
+		}
+		return std::to_string(denied) + " " + std::to_string(other);
+	});
+	const KernelCounts k_paused = kernel_counts(maps.value());
+	daemon_->resume();
+	ASSERT_EQ(paused_state, 'T') << "grantd did not stop";
+
+	std::uint64_t denied = 0, other = 0;
+	std::istringstream in(out);
+	in >> denied >> other;
+	EXPECT_EQ(denied, attempts) << "enforcement did not hold while the ring was full: " << out;
+	EXPECT_EQ(other, 0u) << "attempts not denied with EACCES";
+	EXPECT_GT(k_paused.lost - k0.lost, 0u) << "the ring never overflowed";
+
+	// grantd drains the ring and reports the loss.
+	const std::uint64_t lost = k_paused.lost - k0.lost;
+	std::uint64_t delivered = 0, reported_lost = 0;
+	for (int i = 0; i < 240; i++) {
+		std::this_thread::sleep_for(250ms);
+		std::string log = daemon_->log();
+		std::uint64_t now = deny_lines(log, log_from);
+		reported_lost = lost_lines(log, log_from);
+		if (now == delivered && reported_lost >= lost && i >= 4)
+			break;
+		delivered = now;
+	}
+	const KernelCounts k1 = kernel_counts(maps.value());
+	const std::uint64_t kernel_denials = k1.deny - k0.deny;
+	std::printf("ring overflow figures: ring capacity %llu events (event %zu bytes), attempts %llu, denied %llu, "
+		    "denials counted by the kernel %llu, events delivered %llu, lost (ring full) %llu, reported lost %llu, "
+		    "rate-limited %llu\n",
+		    static_cast<unsigned long long>(capacity), sizeof(grantd_event),
+		    static_cast<unsigned long long>(attempts), static_cast<unsigned long long>(denied),
+		    static_cast<unsigned long long>(kernel_denials), static_cast<unsigned long long>(delivered),
+		    static_cast<unsigned long long>(k1.lost - k0.lost), static_cast<unsigned long long>(reported_lost),
+		    static_cast<unsigned long long>(k1.rate_limited - k0.rate_limited));
+	EXPECT_EQ(kernel_denials, attempts) << "the kernel counted other denials than the probe's";
+	EXPECT_EQ(k1.lost, k_paused.lost) << "events were lost after grantd resumed";
+	EXPECT_EQ(k1.rate_limited, k0.rate_limited) << "--event-rate=0 still rate-limited";
+	EXPECT_GT(delivered, 0u);
+	EXPECT_LE(delivered, capacity) << "more events delivered than the ring holds";
+	EXPECT_EQ(reported_lost, lost) << "grantd's log does not state the loss exactly:\n"
+				       << daemon_->log().substr(log_from, 2000);
+	EXPECT_EQ(delivered + lost, kernel_denials) << "denials neither delivered nor counted as lost";
+
+	std::string verified = verify();
+	EXPECT_EQ(verified.rfind("ok", 0), 0u) << verified;
+	EXPECT_EQ(daemon_->stop(), 0);
+
+	// The provenance log says the same: one kernel_decision record per
+	// delivered denial, and events_lost records for the rest.
+	std::uint64_t recorded = 0, recorded_lost = 0, lost_total = 0;
+	auto report = grantd::audit::read_log(state + "/provenance.log", {}, [&](const grantd::audit::Record& r) {
+		if (auto* k = std::get_if<grantd::audit::KernelDecision>(&r.body)) {
+			if (k->session_id == s.id && k->verdict == GRANTD_VERDICT_DENY)
+				recorded++;
+		} else if (auto* l = std::get_if<grantd::audit::EventsLost>(&r.body)) {
+			recorded_lost += l->lost;
+			lost_total = l->lost_total;
+		}
+		return true;
+	});
+	ASSERT_TRUE(report) << report.error().message;
+	EXPECT_TRUE(report->ok()) << "the provenance log does not verify";
+	std::printf("ring overflow provenance: kernel_decision denials %llu, events_lost %llu (lost_total %llu)\n",
+		    static_cast<unsigned long long>(recorded), static_cast<unsigned long long>(recorded_lost),
+		    static_cast<unsigned long long>(lost_total));
+	EXPECT_EQ(recorded, delivered);
+	EXPECT_EQ(recorded_lost, lost);
+	EXPECT_EQ(lost_total, k1.lost);
+	EXPECT_EQ(recorded + recorded_lost, kernel_denials);
 }
 
 } // namespace

@@ -49,6 +49,7 @@ std::vector<Body> one_of_each()
 		SessionOpened{3, 777, "coding", "fix bug 12", 1000, "/home/u/proj", true},
 		SessionClosed{3, 777, "coding", "fix bug 12", 1000, "/home/u/proj", "agent exited"},
 		decision,
+		EventsLost{8511, UINT64_MAX},
 		UnknownBody{},
 	};
 }
@@ -83,7 +84,7 @@ TEST(Codec, KindNamesAreTheProtoFieldNames)
 		names.push_back(kind_name(body));
 	EXPECT_EQ(names, (std::vector<std::string>{"request", "evaluation", "approval", "grant", "derivation",
 						  "revocation", "expiry", "session_opened", "session_closed",
-						  "kernel_decision", "unknown"}));
+						  "kernel_decision", "events_lost", "unknown"}));
 }
 
 TEST(Codec, BodyOfANewerKindIsKeptAsUnknown)

@@ -107,7 +107,8 @@ TEST(JournalFields, EveryKindHasItsOwnMessageIdAndTheChainFields)
 				 Expiry{7},
 				 SessionOpened{3, 777, "coding", "p", 1000, "/w", false},
 				 SessionClosed{3, 777, "coding", "p", 1000, "/w", "exit"},
-				 KernelDecision{}};
+				 KernelDecision{},
+				 EventsLost{5, 12}};
 	std::set<std::string> ids;
 	for (const Body& body : bodies) {
 		auto fields = journal_fields(with_body(body));
@@ -144,6 +145,8 @@ TEST(JournalFields, MessagesReadWell)
 	EXPECT_EQ(message(Expiry{7}), "MESSAGE=Grant 7 expired");
 	EXPECT_EQ(message(SessionOpened{3, 777, "coding", "fix", 1000, "/w", true}),
 		  "MESSAGE=Session 3 opened by uid 1000 with profile \"coding\" (permissive) in \"/w\": \"fix\"");
+	EXPECT_EQ(message(EventsLost{5, 12}),
+		  "MESSAGE=5 kernel decisions were not reported: the event ring buffer was full (12 lost in total)");
 }
 
 } // namespace
