@@ -7,12 +7,15 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 namespace grantd {
@@ -20,26 +23,60 @@ namespace {
 
 UniqueFd dup_fd(int fd) { return UniqueFd(fd >= 0 ? ::fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1); }
 
-// Kernel-internal dev_t of a mount's super block, from mountinfo's "major:minor".
-Result<std::uint32_t> mount_dev(int mnt_id)
+// Kernel-internal dev_t of every mount's super block, from mountinfo's "major:minor".
+Result<std::map<int, std::uint32_t>> mount_devs()
 {
 	std::ifstream in("/proc/self/mountinfo");
 	if (!in)
 		return Error::from_errno("open /proc/self/mountinfo");
+	std::map<int, std::uint32_t> devs;
 	std::string line;
 	while (std::getline(in, line)) {
 		std::istringstream fields(line);
 		int id = -1, parent = -1;
 		std::string devno;
 		fields >> id >> parent >> devno;
-		if (id != mnt_id)
-			continue;
 		unsigned major = 0, minor = 0;
 		if (std::sscanf(devno.c_str(), "%u:%u", &major, &minor) != 2)
 			return Error{"unparsable device '" + devno + "' in /proc/self/mountinfo"};
-		return (major << 20) | minor;
+		devs[id] = (major << 20) | minor;
 	}
-	return Error{"mount " + std::to_string(mnt_id) + " not in /proc/self/mountinfo"};
+	return devs;
+}
+
+// mount_devs(), read again only when the mount table has changed since:
+// the kernel flags /proc/self/mountinfo with POLLPRI on every mount and
+// unmount in the namespace. Rendering the whole table per object cost more
+// than the rest of a grant. A mount id from the fdinfo of an fd we hold
+// names a mount that fd pins, so it cannot have been reused without a mount
+// event after the table was read.
+Result<std::uint32_t> mount_dev(int mnt_id)
+{
+	static std::mutex lock;
+	static UniqueFd watch;
+	static std::map<int, std::uint32_t> devs;
+	std::lock_guard<std::mutex> held(lock);
+	if (!watch.valid())
+		watch = UniqueFd(::open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
+	pollfd p{watch.get(), POLLPRI, 0};
+	if (!watch.valid() || ::poll(&p, 1, 0) < 0 || (p.revents & (POLLERR | POLLPRI | POLLNVAL)))
+		devs.clear();
+	auto it = devs.find(mnt_id);
+	if (it == devs.end()) {
+		auto read = mount_devs();
+		if (!read) {
+			devs.clear();
+			return read.error();
+		}
+		auto found = read->find(mnt_id);
+		if (found == read->end())
+			return Error{"mount " + std::to_string(mnt_id) + " not in /proc/self/mountinfo"};
+		std::uint32_t dev = found->second;
+		if (watch.valid()) // else no way to tell when it changes: not kept
+			devs = std::move(read.value());
+		return dev;
+	}
+	return it->second;
 }
 
 unsigned possible_cpus()
