@@ -24,6 +24,7 @@
 //
 // Output: BENCH-LAT lines read by tests/bench/report.py.
 #include "cgroup.h"
+#include "bus_client.h"
 #include "vm_support.h"
 
 #include <fcntl.h>
@@ -82,14 +83,8 @@ max_ttl = "30m"
 approval = "auto"
 )";
 
-struct BusUnref {
-	void operator()(sd_bus* b) const { sd_bus_flush_close_unref(b); }
-};
-struct MessageUnref {
-	void operator()(sd_bus_message* m) const { sd_bus_message_unref(m); }
-};
-using BusPtr = std::unique_ptr<sd_bus, BusUnref>;
-using MessagePtr = std::unique_ptr<sd_bus_message, MessageUnref>;
+using grantd::vmtest::bus::BusPtr;
+using grantd::vmtest::bus::MessagePtr;
 
 std::int64_t now_ns()
 {

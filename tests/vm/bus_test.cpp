@@ -3,6 +3,7 @@
 // org.grantd1, and governed processes that talk to it through their
 // session's channel. The seed's coding-agent scenario, the roles, malformed
 // input, signals, and a provenance chain that verifies at the end.
+#include "bus_client.h"
 #include "cgroup.h"
 #include "unique_fd.h"
 #include "vm_support.h"
@@ -86,94 +87,7 @@ name = "ssh-keys"
 paths = ["{home}/.ssh"]
 )";
 
-struct BusUnref {
-	void operator()(sd_bus* b) const { sd_bus_flush_close_unref(b); }
-};
-struct MessageUnref {
-	void operator()(sd_bus_message* m) const { sd_bus_message_unref(m); }
-};
-using BusPtr = std::unique_ptr<sd_bus, BusUnref>;
-using MessagePtr = std::unique_ptr<sd_bus_message, MessageUnref>;
-
-struct Reply {
-	std::string error; // "org.grantd1.Error.X: message", empty on success
-	MessagePtr message;
-	bool ok() const { return error.empty(); }
-	std::string name() const { return error.substr(0, error.find(':')); }
-};
-
-// One method call; fill appends the arguments (or returns < 0 to fail).
-Reply call(sd_bus* bus, bool p2p, const char* path, const char* iface, const char* member,
-	   const std::function<int(sd_bus_message*)>& fill, std::uint64_t timeout_us = 0)
-{
-	Reply out;
-	sd_bus_message* raw = nullptr;
-	int r = sd_bus_message_new_method_call(bus, &raw, p2p ? nullptr : "org.grantd1", path, iface, member);
-	if (r < 0) {
-		out.error = std::string("client: new call: ") + std::strerror(-r);
-		return out;
-	}
-	MessagePtr msg(raw);
-	if (fill && (r = fill(msg.get())) < 0) {
-		out.error = std::string("client: append: ") + std::strerror(-r);
-		return out;
-	}
-	sd_bus_error err = SD_BUS_ERROR_NULL;
-	sd_bus_message* reply = nullptr;
-	r = sd_bus_call(bus, msg.get(), timeout_us, &err, &reply);
-	if (r < 0)
-		out.error = std::string(err.name ? err.name : "client") + ": " + (err.message ? err.message : std::strerror(-r));
-	out.message.reset(reply);
-	sd_bus_error_free(&err);
-	return out;
-}
-
-int append_strv(sd_bus_message* m, const std::vector<std::string>& v)
-{
-	std::vector<char*> p;
-	for (const auto& s : v)
-		p.push_back(const_cast<char*>(s.c_str()));
-	p.push_back(nullptr);
-	return sd_bus_message_append_strv(m, p.data());
-}
-
-constexpr const char kRoot[] = "/org/grantd1";
-constexpr const char kManager[] = "org.grantd1.Manager";
-constexpr const char kAudit[] = "org.grantd1.Audit";
-
-// RequestGrant as text: "issued request=R grant=G", "pending request=R", or the error.
-std::string request_grant(sd_bus* bus, bool p2p, std::uint32_t session, const std::vector<std::string>& rights,
-			  const std::vector<std::string>& resources, const std::string& ttl, const std::string& purpose)
-{
-	Reply r = call(bus, p2p, kRoot, kManager, "RequestGrant", [&](sd_bus_message* m) {
-		int x = sd_bus_message_append(m, "u", session);
-		if (x >= 0)
-			x = append_strv(m, rights);
-		if (x >= 0)
-			x = append_strv(m, resources);
-		if (x >= 0)
-			x = sd_bus_message_append(m, "ss", ttl.c_str(), purpose.c_str());
-		return x;
-	});
-	if (!r.ok())
-		return "error " + r.error;
-	const char *verdict = nullptr, *rule = nullptr, *reason = nullptr;
-	std::uint64_t request = 0, grant = 0, expires = 0;
-	if (sd_bus_message_read(r.message.get(), "stttss", &verdict, &request, &grant, &expires, &rule, &reason) < 0)
-		return "error client: bad reply";
-	std::string out = std::string(verdict) + " request=" + std::to_string(request);
-	if (grant)
-		out += " grant=" + std::to_string(grant);
-	return out;
-}
-
-std::uint64_t field(const std::string& text, const std::string& key)
-{
-	auto at = text.find(key + "=");
-	if (at == std::string::npos)
-		return 0;
-	return std::stoull(text.substr(at + key.size() + 1));
-}
+using namespace grantd::vmtest::bus;
 
 // A forked child in the cgroup runs fn over a connection to the channel and
 // reports fn's text back through a pipe.
