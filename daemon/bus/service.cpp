@@ -1492,7 +1492,10 @@ int grant_revoke(sd_bus_message* m, void* ud, sd_bus_error* e)
 	return revoke_common(self, m, e, c, id.value_or(0), reason, "Grant.Revoke");
 }
 
-int enumerate_sessions(sd_bus* b, const char*, void* ud, char*** nodes, sd_bus_error*)
+// The object paths of the items the calling peer may read, for sd-bus's
+// node enumeration (introspection, GetManagedObjects-style listing).
+template <typename Items, typename SessionOf, typename PathOf>
+int enumerate(sd_bus* b, void* ud, char*** nodes, const Items& items, SessionOf session_of, PathOf path_of)
 {
 	auto* self = self_of(ud);
 	std::optional<Caller> c;
@@ -1502,9 +1505,9 @@ int enumerate_sessions(sd_bus* b, const char*, void* ud, char*** nodes, sd_bus_e
 			c = std::get<Caller>(v);
 	}
 	std::vector<std::string> paths;
-	for (const auto& s : self->auth.sessions())
-		if (c && self->may_read(*c, s.id))
-			paths.push_back(session_path(s.id));
+	for (const auto& item : items)
+		if (c && self->may_read(*c, session_of(item)))
+			paths.push_back(path_of(item));
 	char** out = static_cast<char**>(std::calloc(paths.size() + 1, sizeof(char*)));
 	if (!out)
 		return -ENOMEM;
@@ -1514,26 +1517,18 @@ int enumerate_sessions(sd_bus* b, const char*, void* ud, char*** nodes, sd_bus_e
 	return 0;
 }
 
+int enumerate_sessions(sd_bus* b, const char*, void* ud, char*** nodes, sd_bus_error*)
+{
+	return enumerate(
+		b, ud, nodes, self_of(ud)->auth.sessions(), [](const auto& s) { return s.id; },
+		[](const auto& s) { return session_path(s.id); });
+}
+
 int enumerate_grants(sd_bus* b, const char*, void* ud, char*** nodes, sd_bus_error*)
 {
-	auto* self = self_of(ud);
-	std::optional<Caller> c;
-	if (sd_bus_message* m = sd_bus_get_current_message(b)) {
-		auto v = self->caller(m);
-		if (v.index() == 0)
-			c = std::get<Caller>(v);
-	}
-	std::vector<std::string> paths;
-	for (const auto& g : self->auth.grants())
-		if (c && self->may_read(*c, g.session))
-			paths.push_back(grant_path(g.id));
-	char** out = static_cast<char**>(std::calloc(paths.size() + 1, sizeof(char*)));
-	if (!out)
-		return -ENOMEM;
-	for (std::size_t i = 0; i < paths.size(); i++)
-		out[i] = strdup(paths[i].c_str());
-	*nodes = out;
-	return 0;
+	return enumerate(
+		b, ud, nodes, self_of(ud)->auth.grants(), [](const auto& g) { return g.session; },
+		[](const auto& g) { return grant_path(g.id); });
 }
 
 // ---- org.grantd1.Audit ----
