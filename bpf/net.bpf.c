@@ -232,7 +232,7 @@ static __always_inline int check_unix_peer(__u16 hook, __u32 right, struct sock 
 	d.dev = BPF_CORE_READ(dentry, d_sb, s_dev);
 	d.ino = BPF_CORE_READ(dentry, d_inode, i_ino);
 	if (s.session)
-		slow_walk(&d, s.session->session_id, dentry, real_mount(BPF_CORE_READ(peer, path.mnt)), true,
+		slow_walk(&d, s.session->session_id, dentry, real_mount(BPF_CORE_READ(peer, path.mnt)),
 			  bpf_ktime_get_boot_ns());
 	return finish(&s, &d, hook);
 }

@@ -6,11 +6,14 @@
  * all found live, the namespace root is reached (not granted), or the depth
  * limit is reached (denied: fail closed): GRANTD_MAX_DEPTH levels.
  *
- * Fields are read with bpf_probe_read_kernel (BPF_CORE_READ): container_of()
- * from a vfsmount to its struct mount is not expressible on BTF pointers
- * before 6.2 (no bpf_rdonly_cast), and a walk with direct BTF loads costs the
- * verifier a pass per level (0.9M instructions for file_open on 6.1). One
- * level per bpf_loop iteration keeps the verifier's cost small and constant.
+ * Above the first level, fields are read with bpf_probe_read_kernel
+ * (BPF_CORE_READ): container_of() from a vfsmount to its struct mount is not
+ * expressible on BTF pointers before 6.2 (no bpf_rdonly_cast), and a walk
+ * with direct BTF loads costs the verifier a pass per level (0.9M
+ * instructions for file_open on 6.1). One level per bpf_loop iteration keeps
+ * the verifier's cost small and constant. The first level of a hook's own
+ * arguments is read with direct loads (walk_from), and the file_hints filter
+ * skips the rule lookup where no rule can be.
  */
 #ifndef GRANTD_WALK_BPF_H
 #define GRANTD_WALK_BPF_H
@@ -210,12 +213,11 @@ static long slow_walk_step(__u32 index, void *ctx)
 
 /*
  * Runs the walk from w->dentry, whose parent, inode number and device w
- * already holds; check_first false: the object itself was checked already,
- * start above it.
+ * already holds, the object itself first.
  */
-static __always_inline void run_walk(struct decision *d, struct slow_walk *w, bool check_first)
+static __always_inline void run_walk(struct decision *d, struct slow_walk *w)
 {
-	if ((check_first && check_object(&w->d, w->session_id, w->dev, w->ino, w->now)) || climb(w))
+	if (check_object(&w->d, w->session_id, w->dev, w->ino, w->now) || climb(w))
 		w->done = 1;
 	else
 		bpf_loop(GRANTD_MAX_DEPTH, slow_walk_step, w, 0);
@@ -226,7 +228,7 @@ static __always_inline void run_walk(struct decision *d, struct slow_walk *w, bo
 
 /* The walk from a (dentry, mount) known only by address; mnt may be NULL. */
 static __always_inline void slow_walk(struct decision *d, __u32 session_id, struct dentry *dentry,
-				      struct mount *mnt, bool check_first, __u64 now)
+				      struct mount *mnt, __u64 now)
 {
 	struct slow_walk w = {
 		.d = *d,
@@ -240,7 +242,7 @@ static __always_inline void slow_walk(struct decision *d, __u32 session_id, stru
 		w.mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
 	read_dev(&w);
 	read_dentry(&w);
-	run_walk(d, &w, check_first);
+	run_walk(d, &w);
 }
 
 static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
@@ -273,7 +275,7 @@ static __always_inline void walk_from(struct decision *d, __u32 session_id, stru
 	if (m)
 		w.mnt_root = BPF_CORE_READ(m, mnt.mnt_root);
 	w.parent = BPF_CORE_READ(dentry, d_parent);
-	run_walk(d, &w, true);
+	run_walk(d, &w);
 }
 
 /*
