@@ -136,6 +136,8 @@ Authority::Authority(std::unique_ptr<Enforcer> enforcer, std::string sessions_ro
 	  on_change_(std::move(options.on_change)), state_path_(std::move(options.state_path)),
 	  outcomes_kept_(options.outcomes_kept)
 {
+	if (!state_path_.empty())
+		store_ = std::make_unique<StateStore>(state_path_);
 }
 
 Authority::Authority(MapsWriter& maps, std::string sessions_root, std::map<std::string, policy::Profile> profiles,
@@ -1138,9 +1140,7 @@ Result<void> Authority::save_state()
 		st.grants.push_back({g.info, g.objects});
 	for (const auto& [id, p] : pending_)
 		st.pending.push_back(p);
-	for (const auto& [id, o] : outcomes_)
-		st.outcomes.push_back(o);
-	if (auto written = write_state(state_path_, st); !written)
+	if (auto written = store_->save(st, outcomes_); !written)
 		return written.error().context("saving state to " + state_path_);
 	return {};
 }

@@ -82,6 +82,8 @@
 
 namespace grantd::authority {
 
+class StateStore;
+
 using SessionId = std::uint32_t;
 using GrantId = std::uint64_t;
 using RequestId = std::uint64_t;
@@ -140,6 +142,7 @@ struct RequestOutcome {
 	GrantId grant = 0;
 	std::uint64_t deadline_boot_ns = 0; // issue
 	std::string reason;
+	bool operator==(const RequestOutcome&) const = default;
 };
 
 // One committed change, for the observer.
@@ -329,6 +332,7 @@ private:
 	std::function<std::uint64_t()> boot_clock_;
 	std::function<void(const Change&)> on_change_;
 	std::string state_path_;
+	std::unique_ptr<StateStore> store_; // set when state_path_ is
 	std::size_t outcomes_kept_ = 1000;
 
 	std::map<SessionId, SessionInfo> sessions_;

@@ -7,14 +7,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <memory>
 
 namespace grantd::authority {
 
 namespace {
 
-constexpr std::uint32_t kVersion = 1;
+// 2: the journal (journal_id, sequence, removed_*); 1 is read as a snapshot
+// with no journal.
+constexpr std::uint32_t kVersion = 2;
 
 // Everything a packed message borrows lives here until it is packed.
 struct Arena {
@@ -53,7 +57,7 @@ std::string text(const ProtobufCBinaryData& d)
 
 std::string str(const char* s) { return s ? s : ""; }
 
-std::vector<std::uint8_t> pack_state(const State& st)
+std::vector<std::uint8_t> pack_state(const State& st, std::uint64_t journal_id = 0, std::uint64_t sequence = 0)
 {
 	Arena a;
 	std::vector<Grantd__State__Session> sessions(st.sessions.size());
@@ -159,6 +163,20 @@ std::vector<std::uint8_t> pack_state(const State& st)
 	m.n_outcomes = outcomes.size();
 	m.outcomes = a.ptrs(outcomes);
 	m.boot_id = a.str(st.boot_id);
+	m.journal_id = journal_id;
+	m.sequence = sequence;
+	std::vector<std::uint32_t> removed_sessions(st.removed_sessions.begin(), st.removed_sessions.end());
+	std::vector<std::uint64_t> removed_grants(st.removed_grants.begin(), st.removed_grants.end());
+	std::vector<std::uint64_t> removed_pending(st.removed_pending.begin(), st.removed_pending.end());
+	std::vector<std::uint64_t> removed_outcomes(st.removed_outcomes.begin(), st.removed_outcomes.end());
+	m.n_removed_sessions = removed_sessions.size();
+	m.removed_sessions = removed_sessions.data();
+	m.n_removed_grants = removed_grants.size();
+	m.removed_grants = removed_grants.data();
+	m.n_removed_pending = removed_pending.size();
+	m.removed_pending = removed_pending.data();
+	m.n_removed_outcomes = removed_outcomes.size();
+	m.removed_outcomes = removed_outcomes.data();
 	std::vector<std::uint8_t> out(grantd__state__state__get_packed_size(&m));
 	grantd__state__state__pack(&m, out.data());
 	return out;
@@ -176,10 +194,14 @@ Result<policy::Resource> resource(const std::string& t)
 
 Result<State> unpack_state(const Grantd__State__State& m)
 {
-	if (m.version != kVersion)
-		return Error{"unknown state version " + std::to_string(m.version) + " (this grantd reads " +
+	if (m.version != 1 && m.version != kVersion)
+		return Error{"unknown state version " + std::to_string(m.version) + " (this grantd reads 1 to " +
 			     std::to_string(kVersion) + ")"};
 	State st;
+	st.removed_sessions.assign(m.removed_sessions, m.removed_sessions + m.n_removed_sessions);
+	st.removed_grants.assign(m.removed_grants, m.removed_grants + m.n_removed_grants);
+	st.removed_pending.assign(m.removed_pending, m.removed_pending + m.n_removed_pending);
+	st.removed_outcomes.assign(m.removed_outcomes, m.removed_outcomes + m.n_removed_outcomes);
 	st.next_session = m.next_session;
 	st.next_grant = m.next_grant;
 	st.next_request = m.next_request;
@@ -295,25 +317,62 @@ std::string current_boot_id()
 	return id;
 }
 
-Result<void> write_state(const std::string& path, const State& state)
+namespace {
+
+std::string journal_path(const std::string& path) { return path + ".journal"; }
+
+std::string dir_of(const std::string& path)
+{
+	auto slash = path.find_last_of('/');
+	if (slash == std::string::npos)
+		return ".";
+	return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// A StateFileBytes: the checksum and the packed State.
+Result<std::vector<std::uint8_t>> checksummed(const std::vector<std::uint8_t>& inner)
 {
 	auto hasher = audit::Sha256Hasher::create();
 	if (!hasher)
 		return hasher.error();
-	std::vector<std::uint8_t> inner = pack_state(state);
 	auto digest = hasher->digest(inner);
 	if (!digest)
 		return digest.error();
 	Grantd__State__StateFileBytes file;
 	grantd__state__state_file_bytes__init(&file);
 	file.sha256 = ProtobufCBinaryData{digest->size(), digest->data()};
-	file.state = ProtobufCBinaryData{inner.size(), inner.data()};
+	file.state = ProtobufCBinaryData{inner.size(), const_cast<std::uint8_t*>(inner.data())};
 	std::vector<std::uint8_t> bytes(grantd__state__state_file_bytes__get_packed_size(&file));
 	grantd__state__state_file_bytes__pack(&file, bytes.data());
+	return bytes;
+}
 
-	std::string dir = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/'));
-	if (dir.empty())
-		dir = path.starts_with('/') ? "/" : ".";
+// A journal record: its length, then the StateFileBytes.
+Result<std::vector<std::uint8_t>> framed(const State& st, std::uint64_t journal_id, std::uint64_t sequence)
+{
+	auto bytes = checksummed(pack_state(st, journal_id, sequence));
+	if (!bytes)
+		return bytes.error();
+	std::uint32_t n = static_cast<std::uint32_t>(bytes->size());
+	std::vector<std::uint8_t> out{static_cast<std::uint8_t>(n), static_cast<std::uint8_t>(n >> 8),
+				      static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 24)};
+	out.insert(out.end(), bytes->begin(), bytes->end());
+	return out;
+}
+
+Result<void> sync_dir(const std::string& dir)
+{
+	UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	if (!d.valid())
+		return Error::from_errno("open " + dir);
+	if (::fsync(d.get()) != 0)
+		return Error::from_errno("fsync " + dir);
+	return {};
+}
+
+// tmp written and fsync'd, renamed over path, the directory fsync'd.
+Result<void> replace_file(const std::string& path, const std::vector<std::uint8_t>& bytes)
+{
 	std::string tmp = path + ".new";
 	UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
 	if (!fd.valid())
@@ -325,21 +384,43 @@ Result<void> write_state(const std::string& path, const State& state)
 	fd.reset();
 	if (::rename(tmp.c_str(), path.c_str()) != 0)
 		return Error::from_errno("rename " + tmp + " to " + path);
-	UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-	if (!d.valid())
-		return Error::from_errno("open " + dir);
-	if (::fsync(d.get()) != 0)
-		return Error::from_errno("fsync " + dir);
-	return {};
+	return sync_dir(dir_of(path));
 }
 
-Result<std::optional<State>> read_state(const std::string& path)
+// Never 0, and never that of an earlier snapshot in practice.
+std::uint64_t new_journal_id()
 {
+	std::uint64_t id = 0;
+	UniqueFd fd(::open("/dev/urandom", O_RDONLY | O_CLOEXEC));
+	if (fd.valid() && ::read(fd.get(), &id, sizeof id) == sizeof id && id != 0)
+		return id;
+	timespec ts{};
+	::clock_gettime(CLOCK_REALTIME, &ts);
+	return ((static_cast<std::uint64_t>(ts.tv_sec) << 30) ^ static_cast<std::uint64_t>(ts.tv_nsec) ^
+		static_cast<std::uint64_t>(::getpid())) |
+	       1;
+}
+
+Result<std::size_t> write_snapshot(const std::string& path, const State& state, std::uint64_t journal_id)
+{
+	auto bytes = checksummed(pack_state(state, journal_id));
+	if (!bytes)
+		return bytes.error();
+	if (auto done = replace_file(path, *bytes); !done)
+		return done.error();
+	return bytes->size();
+}
+
+Result<std::vector<std::uint8_t>> read_file(const std::string& path, bool& missing)
+{
+	missing = false;
 	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
 	if (!fd.valid()) {
-		if (errno == ENOENT)
-			return std::optional<State>();
-		return Error::from_errno("state file " + path);
+		if (errno == ENOENT) {
+			missing = true;
+			return std::vector<std::uint8_t>{};
+		}
+		return Error::from_errno("open " + path);
 	}
 	std::vector<std::uint8_t> bytes;
 	std::uint8_t buf[65536];
@@ -348,12 +429,170 @@ Result<std::optional<State>> read_state(const std::string& path)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return Error::from_errno("read state file " + path);
+			return Error::from_errno("read " + path);
 		}
 		if (n == 0)
 			break;
 		bytes.insert(bytes.end(), buf, buf + n);
 	}
+	return bytes;
+}
+
+// One StateFileBytes: checksum verified, State unpacked. journal_id and
+// sequence from the message. Errors say what is wrong, without the file.
+Result<State> unpack_checked(const std::uint8_t* data, std::size_t size, std::uint64_t& journal_id,
+			     std::uint64_t& sequence)
+{
+	std::unique_ptr<Grantd__State__StateFileBytes, void (*)(Grantd__State__StateFileBytes*)> file(
+		grantd__state__state_file_bytes__unpack(nullptr, size, data),
+		[](Grantd__State__StateFileBytes* f) { grantd__state__state_file_bytes__free_unpacked(f, nullptr); });
+	if (!file)
+		return Error{"not a StateFile message (truncated or corrupt)"};
+	if (file->sha256.len != 32)
+		return Error{"no checksum (truncated or corrupt)"};
+	if (file->state.len == 0 || !file->state.data)
+		return Error{"no state after the checksum (truncated)"};
+	auto hasher = audit::Sha256Hasher::create();
+	if (!hasher)
+		return hasher.error();
+	auto digest = hasher->digest({file->state.data, file->state.len});
+	if (!digest)
+		return digest.error();
+	if (std::memcmp(digest->data(), file->sha256.data, 32) != 0)
+		return Error{"checksum mismatch (the state was changed or damaged)"};
+	std::unique_ptr<Grantd__State__State, void (*)(Grantd__State__State*)> m(
+		grantd__state__state__unpack(nullptr, file->state.len, file->state.data),
+		[](Grantd__State__State* s) { grantd__state__state__free_unpacked(s, nullptr); });
+	if (!m)
+		return Error{"the state message does not parse"};
+	journal_id = m->journal_id;
+	sequence = m->sequence;
+	return unpack_state(*m);
+}
+
+template <class Map, class Items, class Key>
+void upsert(Map& by_id, Items& items, Key key)
+{
+	for (auto& x : items)
+		by_id.insert_or_assign(key(x), std::move(x));
+}
+
+template <class Map, class Ids>
+void remove(Map& by_id, const Ids& ids)
+{
+	for (auto id : ids)
+		by_id.erase(id);
+}
+
+// The journal replayed over the snapshot `st` (its journal_id `id`).
+Result<void> replay(const std::string& path, State& st, std::uint64_t id)
+{
+	std::string jpath = journal_path(path);
+	bool missing = false;
+	auto read = read_file(jpath, missing);
+	if (!read)
+		return read.error();
+	if (missing)
+		return {};
+	const std::vector<std::uint8_t>& bytes = *read;
+	std::map<SessionId, SessionInfo> sessions;
+	std::map<GrantId, StoredGrant> grants;
+	std::map<RequestId, PendingRequest> pending;
+	std::map<RequestId, RequestOutcome> outcomes;
+	upsert(sessions, st.sessions, [](const SessionInfo& s) { return s.id; });
+	upsert(grants, st.grants, [](const StoredGrant& g) { return g.info.id; });
+	upsert(pending, st.pending, [](const PendingRequest& p) { return p.id; });
+	upsert(outcomes, st.outcomes, [](const RequestOutcome& o) { return o.request; });
+	std::size_t at = 0;
+	std::uint64_t expected = 0;
+	bool applied = false;
+	while (at < bytes.size()) {
+		auto bad = [&](const std::string& why) {
+			return Error{"state journal " + jpath + " (" + std::to_string(bytes.size()) + " bytes): record " +
+					     std::to_string(expected) + " at byte " + std::to_string(at) + ": " + why +
+					     "; not restoring (the pinned maps keep enforcing; move the state file and "
+					     "its journal away to start with no sessions)",
+				     EINVAL};
+		};
+		if (bytes.size() - at < 4)
+			break; // the last record's length, cut short: never acknowledged
+		std::size_t n = static_cast<std::size_t>(bytes[at]) | static_cast<std::size_t>(bytes[at + 1]) << 8 |
+				static_cast<std::size_t>(bytes[at + 2]) << 16 | static_cast<std::size_t>(bytes[at + 3]) << 24;
+		if (bytes.size() - at - 4 < n)
+			break; // the last record, cut short: never acknowledged
+		std::uint64_t record_id = 0, sequence = 0;
+		auto change = unpack_checked(bytes.data() + at + 4, n, record_id, sequence);
+		if (!change)
+			return bad(change.error().message);
+		if (expected == 0 && record_id != id)
+			return {}; // the journal of an earlier snapshot, which holds all of it
+		if (record_id != id || sequence != expected)
+			return bad("sequence " + std::to_string(sequence) + " of journal " + std::to_string(record_id) +
+				   " where " + std::to_string(expected) + " of " + std::to_string(id) + " belongs");
+		if (expected > 0) {
+			State& c = change.value();
+			st.next_session = c.next_session;
+			st.next_grant = c.next_grant;
+			st.next_request = c.next_request;
+			st.boot_id = c.boot_id;
+			remove(sessions, c.removed_sessions);
+			remove(grants, c.removed_grants);
+			remove(pending, c.removed_pending);
+			remove(outcomes, c.removed_outcomes);
+			upsert(sessions, c.sessions, [](const SessionInfo& s) { return s.id; });
+			upsert(grants, c.grants, [](const StoredGrant& g) { return g.info.id; });
+			upsert(pending, c.pending, [](const PendingRequest& p) { return p.id; });
+			upsert(outcomes, c.outcomes, [](const RequestOutcome& o) { return o.request; });
+			applied = true;
+		}
+		at += 4 + n;
+		expected++;
+	}
+	if (!applied)
+		return {};
+	st.sessions.clear();
+	st.grants.clear();
+	st.pending.clear();
+	st.outcomes.clear();
+	for (auto& [k, v] : sessions)
+		st.sessions.push_back(std::move(v));
+	for (auto& [k, v] : grants)
+		st.grants.push_back(std::move(v));
+	for (auto& [k, v] : pending)
+		st.pending.push_back(std::move(v));
+	for (auto& [k, v] : outcomes)
+		st.outcomes.push_back(std::move(v));
+	return {};
+}
+
+// One entity as the files hold it, for comparison.
+template <class T>
+std::vector<std::uint8_t> packed_one(std::vector<T> State::*field, const T& x)
+{
+	State one;
+	(one.*field).push_back(x);
+	return pack_state(one);
+}
+
+} // namespace
+
+Result<void> write_state(const std::string& path, const State& state)
+{
+	auto written = write_snapshot(path, state, new_journal_id());
+	if (!written)
+		return written.error();
+	return {};
+}
+
+Result<std::optional<State>> read_state(const std::string& path)
+{
+	bool missing = false;
+	auto read = read_file(path, missing);
+	if (!read)
+		return Error{"state file " + path + ": " + std::strerror(read.error().code), read.error().code};
+	if (missing)
+		return std::optional<State>();
+	const std::vector<std::uint8_t>& bytes = *read;
 	auto bad = [&](const std::string& why) {
 		return Error{"state file " + path + " (" + std::to_string(bytes.size()) + " bytes): " + why +
 				     "; not restoring (the pinned maps keep enforcing; move the file away to start "
@@ -362,32 +601,175 @@ Result<std::optional<State>> read_state(const std::string& path)
 	};
 	if (bytes.empty())
 		return bad("empty (truncated)");
-	std::unique_ptr<Grantd__State__StateFileBytes, void (*)(Grantd__State__StateFileBytes*)> file(
-		grantd__state__state_file_bytes__unpack(nullptr, bytes.size(), bytes.data()),
-		[](Grantd__State__StateFileBytes* f) { grantd__state__state_file_bytes__free_unpacked(f, nullptr); });
-	if (!file)
-		return bad("not a StateFile message (truncated or corrupt)");
-	if (file->sha256.len != 32)
-		return bad("no checksum (truncated or corrupt)");
-	if (file->state.len == 0 || !file->state.data)
-		return bad("no state after the checksum (truncated)");
-	auto hasher = audit::Sha256Hasher::create();
-	if (!hasher)
-		return hasher.error();
-	auto digest = hasher->digest({file->state.data, file->state.len});
-	if (!digest)
-		return digest.error();
-	if (std::memcmp(digest->data(), file->sha256.data, 32) != 0)
-		return bad("checksum mismatch (the state was changed or damaged)");
-	std::unique_ptr<Grantd__State__State, void (*)(Grantd__State__State*)> m(
-		grantd__state__state__unpack(nullptr, file->state.len, file->state.data),
-		[](Grantd__State__State* s) { grantd__state__state__free_unpacked(s, nullptr); });
-	if (!m)
-		return bad("the state message does not parse");
-	auto st = unpack_state(*m);
+	std::uint64_t journal_id = 0, sequence = 0;
+	auto st = unpack_checked(bytes.data(), bytes.size(), journal_id, sequence);
 	if (!st)
 		return bad(st.error().message);
+	if (journal_id != 0)
+		if (auto replayed = replay(path, st.value(), journal_id); !replayed)
+			return replayed.error();
 	return std::optional<State>(std::move(st.value()));
+}
+
+StateStore::StateStore(std::string path) : path_(std::move(path)) {}
+
+StateStore::~StateStore() { forget(); }
+
+void StateStore::forget()
+{
+	if (journal_fd_ >= 0)
+		::close(journal_fd_);
+	journal_fd_ = -1;
+	sessions_.clear();
+	grants_.clear();
+	pending_.clear();
+	outcomes_.clear();
+}
+
+Result<void> StateStore::rewrite(const State& state)
+{
+	forget();
+	std::uint64_t id = new_journal_id();
+	auto written = write_snapshot(path_, state, id);
+	if (!written)
+		return written.error();
+	// From here on the old journal no longer applies; a crash before the
+	// new one is in place leaves the snapshot alone, which is complete.
+	State header;
+	auto first = framed(header, id, 0);
+	if (!first)
+		return first.error();
+	std::string jpath = journal_path(path_);
+	if (auto done = replace_file(jpath, *first); !done)
+		return done.error();
+	int fd = ::open(jpath.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return Error::from_errno("open " + jpath);
+	journal_fd_ = fd;
+	journal_id_ = id;
+	sequence_ = 0;
+	journal_bytes_ = first->size();
+	snapshot_bytes_ = *written;
+	next_session_ = state.next_session;
+	next_grant_ = state.next_grant;
+	next_request_ = state.next_request;
+	boot_id_ = state.boot_id;
+	for (const auto& s : state.sessions)
+		sessions_.emplace(s.id, packed_one(&State::sessions, s));
+	for (const auto& g : state.grants)
+		grants_.emplace(g.info.id, packed_one(&State::grants, g));
+	for (const auto& p : state.pending)
+		pending_.emplace(p.id, packed_one(&State::pending, p));
+	for (const auto& o : state.outcomes)
+		outcomes_.emplace(o.request, o);
+	return {};
+}
+
+Result<void> StateStore::append(const State& change)
+{
+	auto record = framed(change, journal_id_, sequence_ + 1);
+	if (!record)
+		return record.error();
+	std::string jpath = journal_path(path_);
+	auto undo = [&](Error e) {
+		// Not left in the journal, even whole: the caller takes the
+		// change back. If even that fails, the next save replaces the
+		// journal (see save()).
+		if (::ftruncate(journal_fd_, static_cast<off_t>(journal_bytes_)) == 0)
+			(void)::fdatasync(journal_fd_);
+		return e;
+	};
+	if (auto w = write_all(journal_fd_, record->data(), record->size(), jpath); !w)
+		return undo(w.error());
+	if (::fdatasync(journal_fd_) != 0)
+		return undo(Error::from_errno("fdatasync " + jpath));
+	sequence_++;
+	journal_bytes_ += record->size();
+	return {};
+}
+
+namespace {
+
+// What changed between `saved` (by id) and `now` (sorted by id, as the
+// authority's maps are): changed or new entities into `changed`, ids gone
+// into `removed`; `saved` becomes `now`. Unchanged entities cost a compare.
+template <class Saved, class Range, class Key, class Image, class Item, class T>
+void diff(Saved& saved, const Range& now, Key key, Image image, Item item, std::vector<T>& changed,
+	  std::vector<typename Saved::key_type>& removed)
+{
+	auto it = saved.begin();
+	for (const auto& x : now) {
+		auto k = key(x);
+		while (it != saved.end() && it->first < k) {
+			removed.push_back(it->first);
+			it = saved.erase(it);
+		}
+		decltype(auto) img = image(x);
+		if (it != saved.end() && it->first == k) {
+			if (!(it->second == img)) {
+				it->second = img;
+				changed.push_back(item(x));
+			}
+			++it;
+		} else {
+			saved.emplace_hint(it, k, img);
+			changed.push_back(item(x));
+		}
+	}
+	for (; it != saved.end(); it = saved.erase(it))
+		removed.push_back(it->first);
+}
+
+} // namespace
+
+Result<void> StateStore::save(const State& state, const std::map<RequestId, RequestOutcome>& outcomes)
+{
+	if (journal_fd_ < 0 || journal_bytes_ > std::max<std::size_t>(64 * 1024, 2 * snapshot_bytes_)) {
+		State full = state;
+		for (const auto& [id, o] : outcomes)
+			full.outcomes.push_back(o);
+		return rewrite(full);
+	}
+	// The images are those of the files only once the record is written:
+	// on failure they are dropped, and the next save writes a snapshot.
+	State change;
+	change.next_session = state.next_session;
+	change.next_grant = state.next_grant;
+	change.next_request = state.next_request;
+	change.boot_id = state.boot_id;
+	auto same = [](const auto& x) -> const auto& { return x; };
+	diff(sessions_, state.sessions, [](const SessionInfo& s) { return s.id; },
+	     [](const SessionInfo& s) { return packed_one(&State::sessions, s); }, same, change.sessions,
+	     change.removed_sessions);
+	diff(grants_, state.grants, [](const StoredGrant& g) { return g.info.id; },
+	     [](const StoredGrant& g) { return packed_one(&State::grants, g); }, same, change.grants,
+	     change.removed_grants);
+	diff(pending_, state.pending, [](const PendingRequest& p) { return p.id; },
+	     [](const PendingRequest& p) { return packed_one(&State::pending, p); }, same, change.pending,
+	     change.removed_pending);
+	using OutcomeEntry = std::pair<const RequestId, RequestOutcome>;
+	diff(outcomes_, outcomes, [](const OutcomeEntry& e) { return e.first; },
+	     [](const OutcomeEntry& e) -> const RequestOutcome& { return e.second; },
+	     [](const OutcomeEntry& e) -> const RequestOutcome& { return e.second; }, change.outcomes,
+	     change.removed_outcomes);
+	bool unchanged = change.sessions.empty() && change.grants.empty() && change.pending.empty() &&
+			 change.outcomes.empty() && change.removed_sessions.empty() && change.removed_grants.empty() &&
+			 change.removed_pending.empty() && change.removed_outcomes.empty() &&
+			 state.next_session == next_session_ && state.next_grant == next_grant_ &&
+			 state.next_request == next_request_ && state.boot_id == boot_id_;
+	if (unchanged)
+		return {};
+	if (auto appended = append(change); !appended) {
+		// A record cut short in the middle of the journal would make it
+		// unreadable: the next save starts a new snapshot and journal.
+		forget();
+		return appended.error();
+	}
+	next_session_ = state.next_session;
+	next_grant_ = state.next_grant;
+	next_request_ = state.next_request;
+	boot_id_ = state.boot_id;
+	return {};
 }
 
 } // namespace grantd::authority

@@ -219,7 +219,9 @@ class Bench {
 public:
 	static constexpr int kRules = 100;
 
-	Bench(benchmark::State& state, bool sync, int files = 1)
+	// state: the authority keeps its state file in the scratch directory,
+	// as the daemon does (--state-dir); otherwise in memory only.
+	Bench(benchmark::State& state, bool sync, int files = 1, bool state_file = false)
 	{
 		if (!maps_.writer()) {
 			error_ = maps_.error();
@@ -246,9 +248,12 @@ public:
 			return;
 		}
 		log_ = std::make_unique<grantd::audit::ProvenanceLog>(std::move(log.value()));
+		grantd::authority::AuthorityOptions ao;
+		if (state_file)
+			ao.state_path = dir_ / "state";
 		authority_ = std::make_unique<grantd::authority::Authority>(
 			std::make_unique<MapsOnlyEnforcer>(*maps_.writer()), "/bench/cgroup", std::move(profiles.value()),
-			*log_);
+			*log_, std::move(ao));
 		(void)state;
 	}
 	bool ok(benchmark::State& state) const
@@ -294,10 +299,12 @@ private:
 };
 
 // Issue (and, outside the timing, revoke) one grant on a file in a session
-// whose profile has 100 grantable rules. Arg: 0 page cache, 1 fdatasync.
+// whose profile has 100 grantable rules. sync: 0 page cache, 1 fdatasync.
+// state: 1 with the state file the daemon keeps (each iteration adds a
+// request outcome to it, up to the 1,000 kept), 0 without.
 void BM_IssueGrant(benchmark::State& state)
 {
-	Bench b(state, state.range(0) != 0);
+	Bench b(state, state.range(0) != 0, 1, state.range(1) != 0);
 	if (!b.ok(state))
 		return;
 	auto session = b.open(state);
@@ -316,7 +323,7 @@ void BM_IssueGrant(benchmark::State& state)
 		}
 	}
 }
-BENCHMARK(BM_IssueGrant)->Arg(0)->Arg(1)->ArgName("sync");
+BENCHMARK(BM_IssueGrant)->Args({0, 0})->Args({1, 0})->Args({1, 1})->ArgNames({"sync", "state"});
 
 // Opening a session (no baseline rules: the session's cgroup and map entry
 // and its provenance record), closed outside the timing. Page cache.

@@ -1160,6 +1160,114 @@ TEST_F(AuthorityTest, StateFromAnotherBootRestoresNoSession)
 	EXPECT_TRUE(authority_->outcome(d.request_id));
 }
 
+// Each change after the first is a record appended to the journal, not a
+// rewrite of the snapshot; read_state replays it.
+TEST_F(AuthorityTest, ChangesAreJournaledAndReplayed)
+{
+	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
+	SessionId s = open();
+	std::string path = dir_ + "/state";
+	auto slurp = [](const std::string& p) {
+		std::ifstream in(p, std::ios::binary);
+		return std::string(std::istreambuf_iterator<char>(in), {});
+	};
+	std::string snapshot = slurp(path);
+	std::string journal_before = slurp(path + ".journal");
+	ASSERT_FALSE(journal_before.empty());
+	Decision kept = ask(s, {Right::write}, ws_ + "/src/parser", 10min);
+	Decision revoked = ask(s, {Right::connect}, "tcp:192.0.2.10:443", 5min);
+	ASSERT_NE(kept.grant_id, 0u);
+	ASSERT_NE(revoked.grant_id, 0u);
+	ASSERT_TRUE(authority_->revoke(revoked.grant_id, 0, "test"));
+	EXPECT_EQ(slurp(path), snapshot) << "the snapshot is not rewritten per change";
+	std::string journal = slurp(path + ".journal");
+	EXPECT_GT(journal.size(), journal_before.size());
+
+	auto st = read_state(path);
+	ASSERT_TRUE(st) << st.error().message;
+	ASSERT_TRUE(st.value());
+	auto has_grant = [](const State& x, GrantId g) {
+		return std::any_of(x.grants.begin(), x.grants.end(), [&](const StoredGrant& sg) { return sg.info.id == g; });
+	};
+	EXPECT_TRUE(has_grant(*st.value(), kept.grant_id)) << "an issued grant is not lost";
+	EXPECT_FALSE(has_grant(*st.value(), revoked.grant_id)) << "a revoked grant is not revived";
+	EXPECT_EQ(st.value()->outcomes.size(), 2u);
+	EXPECT_GT(st.value()->next_grant, revoked.grant_id);
+
+	RestoreReport report = restart();
+	EXPECT_EQ(report.sessions, 1u);
+	EXPECT_TRUE(authority_->grant(kept.grant_id));
+	EXPECT_FALSE(authority_->grant(revoked.grant_id));
+	EXPECT_NE(slurp(path), snapshot) << "a restore starts a new snapshot";
+}
+
+// The journal's last record cut short (the daemon died writing it, so the
+// change was never acknowledged) is left out; a record changed anywhere,
+// or a record cut short that is not the last, is a precise error.
+TEST_F(AuthorityTest, JournalCutShortOrDamaged)
+{
+	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
+	SessionId s = open();
+	std::string path = dir_ + "/state";
+	std::string jpath = path + ".journal";
+	auto slurp = [](const std::string& p) {
+		std::ifstream in(p, std::ios::binary);
+		return std::string(std::istreambuf_iterator<char>(in), {});
+	};
+	Decision first = ask(s, {Right::write}, ws_ + "/src/parser", 10min);
+	std::size_t after_first = slurp(jpath).size();
+	Decision second = ask(s, {Right::connect}, "tcp:192.0.2.10:443", 5min);
+	ASSERT_NE(first.grant_id, 0u);
+	ASSERT_NE(second.grant_id, 0u);
+	std::string good = slurp(jpath);
+	ASSERT_GT(good.size(), after_first);
+	authority_.reset();
+	auto grants_in = [&](const std::string& journal) -> std::optional<std::vector<GrantId>> {
+		std::ofstream(jpath, std::ios::binary | std::ios::trunc) << journal;
+		auto st = read_state(path);
+		if (!st)
+			return std::nullopt;
+		std::vector<GrantId> ids;
+		for (const auto& g : st.value()->grants)
+			ids.push_back(g.info.id);
+		return ids;
+	};
+	auto contains = [](const std::vector<GrantId>& v, GrantId g) { return std::find(v.begin(), v.end(), g) != v.end(); };
+	for (std::size_t cut : {good.size() - 1, after_first + 3, after_first + 1}) {
+		auto ids = grants_in(good.substr(0, cut));
+		ASSERT_TRUE(ids) << "cut at " << cut;
+		EXPECT_TRUE(contains(*ids, first.grant_id)) << "cut at " << cut;
+		EXPECT_FALSE(contains(*ids, second.grant_id)) << "cut at " << cut;
+	}
+	auto whole = grants_in(good);
+	ASSERT_TRUE(whole);
+	EXPECT_TRUE(contains(*whole, second.grant_id));
+
+	std::string flipped = good;
+	flipped[after_first - 10] ^= 0x20; // inside the first change's record
+	std::ofstream(jpath, std::ios::binary | std::ios::trunc) << flipped;
+	auto st = read_state(path);
+	ASSERT_FALSE(st);
+	EXPECT_NE(st.error().message.find(jpath), std::string::npos) << st.error().message;
+	EXPECT_NE(st.error().message.find("checksum mismatch"), std::string::npos) << st.error().message;
+
+	// The first change's record cut short, the second whole after it.
+	std::string holed = good.substr(0, after_first - 5) + good.substr(after_first);
+	std::ofstream(jpath, std::ios::binary | std::ios::trunc) << holed;
+	EXPECT_FALSE(read_state(path));
+
+	// A snapshot written over the state makes the journal before it moot.
+	std::ofstream(jpath, std::ios::binary | std::ios::trunc) << good;
+	auto base = read_state(path);
+	ASSERT_TRUE(base && base.value());
+	State rewritten = *base.value();
+	rewritten.grants.clear();
+	ASSERT_TRUE(write_state(path, rewritten));
+	auto none = grants_in(good);
+	ASSERT_TRUE(none);
+	EXPECT_TRUE(none->empty()) << "the journal of an earlier snapshot is not replayed";
+}
+
 TEST(ProvenanceLogResume, ReopenedLogContinuesTheChain)
 {
 	std::string pattern = (std::filesystem::temp_directory_path() / "grantd-resume-XXXXXX").string();
