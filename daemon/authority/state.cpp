@@ -635,16 +635,18 @@ Result<void> StateStore::rewrite(const State& state)
 		return written.error();
 	// From here on the old journal no longer applies; a crash before the
 	// new one is in place leaves the snapshot alone, which is complete.
+	// So is the state if the new journal cannot be made: the save has
+	// succeeded, and the next one writes a snapshot again.
 	State header;
 	auto first = framed(header, id, 0);
 	if (!first)
-		return first.error();
+		return {};
 	std::string jpath = journal_path(path_);
 	if (auto done = replace_file(jpath, *first); !done)
-		return done.error();
+		return {};
 	int fd = ::open(jpath.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return Error::from_errno("open " + jpath);
+		return {};
 	journal_fd_ = fd;
 	journal_id_ = id;
 	sequence_ = 0;
