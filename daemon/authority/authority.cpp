@@ -1129,18 +1129,12 @@ Result<void> Authority::save_state()
 {
 	if (state_path_.empty())
 		return {};
-	State st;
-	st.next_session = next_session_;
-	st.next_grant = next_grant_;
-	st.next_request = next_request_;
-	st.boot_id = current_boot_id();
-	for (const auto& [id, s] : sessions_)
-		st.sessions.push_back(s);
+	static const std::string boot_id = current_boot_id(); // one per process
+	StateView st{next_session_, next_grant_, next_request_, boot_id, sessions_, {}, pending_, outcomes_};
+	st.grants.reserve(grants_.size());
 	for (const auto& [id, g] : grants_)
-		st.grants.push_back({g.info, g.objects});
-	for (const auto& [id, p] : pending_)
-		st.pending.push_back(p);
-	if (auto written = store_->save(st, outcomes_); !written)
+		st.grants.push_back({&g.info, &g.objects});
+	if (auto written = store_->save(st); !written)
 		return written.error().context("saving state to " + state_path_);
 	return {};
 }

@@ -36,8 +36,11 @@
 //
 // Restart: with AuthorityOptions::state_path set, the sessions, grants
 // (with the dev/ino each path resolved to), pending requests, recent outcomes
-// and id counters are in one protobuf-c file (state.proto), replaced
-// atomically (temp file, fsync, rename, fsync directory) on every change.
+// and id counters are in a protobuf-c snapshot (state.proto), replaced
+// atomically (temp file, fsync, rename, fsync directory), and a journal next
+// to it to which each change appends a checksummed record of what changed,
+// fdatasync'd before the change is acknowledged (StateStore in state.h); a
+// new snapshot starts a new journal when the old one outgrows it.
 // Ordering makes a crash safe: an issued grant is written to the maps, then
 // to the state (a crash in between leaves a rule restore() removes: nothing
 // was promised); a revocation or close is written to the state first, then
@@ -107,6 +110,7 @@ struct SessionInfo {
 	std::uint64_t opened_boot_ns = 0;
 	// No grant outlives it: opened + the profile's max_duration.
 	std::uint64_t end_boot_ns = GRANTD_NO_DEADLINE;
+	bool operator==(const SessionInfo&) const = default;
 };
 
 struct GrantInfo {
@@ -122,6 +126,7 @@ struct GrantInfo {
 	std::uint64_t issued_boot_ns = 0;
 	std::optional<std::uint32_t> approved_by; // nullopt: automatic, baseline or delegated
 	GrantId parent_grant = 0;                 // delegated from it; 0: none
+	bool operator==(const GrantInfo&) const = default;
 };
 
 struct PendingRequest {
@@ -131,6 +136,7 @@ struct PendingRequest {
 	policy::Decision decision; // verdict pending: rule and clamped ttl
 	audit::Requester requester;
 	std::uint64_t requested_boot_ns = 0;
+	bool operator==(const PendingRequest&) const = default;
 };
 
 // How a request ended: issued (grant set) or denied (by the policy or an

@@ -499,13 +499,20 @@ Result<void> replay(const std::string& path, State& st, std::uint64_t id)
 	std::map<GrantId, StoredGrant> grants;
 	std::map<RequestId, PendingRequest> pending;
 	std::map<RequestId, RequestOutcome> outcomes;
-	upsert(sessions, st.sessions, [](const SessionInfo& s) { return s.id; });
-	upsert(grants, st.grants, [](const StoredGrant& g) { return g.info.id; });
-	upsert(pending, st.pending, [](const PendingRequest& p) { return p.id; });
-	upsert(outcomes, st.outcomes, [](const RequestOutcome& o) { return o.request; });
+	// The snapshot's entities move into the maps at the first record that
+	// changes them, and back into `st` at the end: `st` is left whole when
+	// the journal holds no change for it (only its header, or another
+	// snapshot's records).
+	bool applied = false;
+	auto take_snapshot = [&] {
+		upsert(sessions, st.sessions, [](const SessionInfo& s) { return s.id; });
+		upsert(grants, st.grants, [](const StoredGrant& g) { return g.info.id; });
+		upsert(pending, st.pending, [](const PendingRequest& p) { return p.id; });
+		upsert(outcomes, st.outcomes, [](const RequestOutcome& o) { return o.request; });
+		applied = true;
+	};
 	std::size_t at = 0;
 	std::uint64_t expected = 0;
-	bool applied = false;
 	while (at < bytes.size()) {
 		auto bad = [&](const std::string& why) {
 			return Error{"state journal " + jpath + " (" + std::to_string(bytes.size()) + " bytes): record " +
@@ -530,6 +537,8 @@ Result<void> replay(const std::string& path, State& st, std::uint64_t id)
 			return bad("sequence " + std::to_string(sequence) + " of journal " + std::to_string(record_id) +
 				   " where " + std::to_string(expected) + " of " + std::to_string(id) + " belongs");
 		if (expected > 0) {
+			if (!applied)
+				take_snapshot();
 			State& c = change.value();
 			st.next_session = c.next_session;
 			st.next_grant = c.next_grant;
@@ -543,7 +552,6 @@ Result<void> replay(const std::string& path, State& st, std::uint64_t id)
 			upsert(grants, c.grants, [](const StoredGrant& g) { return g.info.id; });
 			upsert(pending, c.pending, [](const PendingRequest& p) { return p.id; });
 			upsert(outcomes, c.outcomes, [](const RequestOutcome& o) { return o.request; });
-			applied = true;
 		}
 		at += 4 + n;
 		expected++;
@@ -563,15 +571,6 @@ Result<void> replay(const std::string& path, State& st, std::uint64_t id)
 	for (auto& [k, v] : outcomes)
 		st.outcomes.push_back(std::move(v));
 	return {};
-}
-
-// One entity as the files hold it, for comparison.
-template <class T>
-std::vector<std::uint8_t> packed_one(std::vector<T> State::*field, const T& x)
-{
-	State one;
-	(one.*field).push_back(x);
-	return pack_state(one);
 }
 
 } // namespace
@@ -657,11 +656,11 @@ Result<void> StateStore::rewrite(const State& state)
 	next_request_ = state.next_request;
 	boot_id_ = state.boot_id;
 	for (const auto& s : state.sessions)
-		sessions_.emplace(s.id, packed_one(&State::sessions, s));
+		sessions_.emplace(s.id, s);
 	for (const auto& g : state.grants)
-		grants_.emplace(g.info.id, packed_one(&State::grants, g));
+		grants_.emplace(g.info.id, g);
 	for (const auto& p : state.pending)
-		pending_.emplace(p.id, packed_one(&State::pending, p));
+		pending_.emplace(p.id, p);
 	for (const auto& o : state.outcomes)
 		outcomes_.emplace(o.request, o);
 	return {};
@@ -692,11 +691,12 @@ Result<void> StateStore::append(const State& change)
 
 namespace {
 
-// What changed between `saved` (by id) and `now` (sorted by id, as the
-// authority's maps are): changed or new entities into `changed`, ids gone
-// into `removed`; `saved` becomes `now`. Unchanged entities cost a compare.
-template <class Saved, class Range, class Key, class Image, class Item, class T>
-void diff(Saved& saved, const Range& now, Key key, Image image, Item item, std::vector<T>& changed,
+// What changed between `saved` (by id) and `now` (ascending id, as the
+// authority's maps are): the changed or new entities, as `saved` now holds
+// them, into `changed`; the ids gone into `removed`; `saved` becomes `now`.
+// An unchanged entity costs a compare (`same`); `copy` makes the stored one.
+template <class Saved, class Range, class Key, class Same, class Copy, class T>
+void diff(Saved& saved, const Range& now, Key key, Same same, Copy copy, std::vector<T>& changed,
 	  std::vector<typename Saved::key_type>& removed)
 {
 	auto it = saved.begin();
@@ -706,54 +706,65 @@ void diff(Saved& saved, const Range& now, Key key, Image image, Item item, std::
 			removed.push_back(it->first);
 			it = saved.erase(it);
 		}
-		decltype(auto) img = image(x);
 		if (it != saved.end() && it->first == k) {
-			if (!(it->second == img)) {
-				it->second = img;
-				changed.push_back(item(x));
+			if (!same(it->second, x)) {
+				it->second = copy(x);
+				changed.push_back(it->second);
 			}
 			++it;
 		} else {
-			saved.emplace_hint(it, k, img);
-			changed.push_back(item(x));
+			auto added = saved.emplace_hint(it, k, copy(x));
+			changed.push_back(added->second);
 		}
 	}
 	for (; it != saved.end(); it = saved.erase(it))
 		removed.push_back(it->first);
 }
 
+State whole(const StateView& v)
+{
+	State st;
+	st.next_session = v.next_session;
+	st.next_grant = v.next_grant;
+	st.next_request = v.next_request;
+	st.boot_id = v.boot_id;
+	for (const auto& [id, s] : v.sessions)
+		st.sessions.push_back(s);
+	for (const auto& g : v.grants)
+		st.grants.push_back({*g.info, *g.objects});
+	for (const auto& [id, p] : v.pending)
+		st.pending.push_back(p);
+	for (const auto& [id, o] : v.outcomes)
+		st.outcomes.push_back(o);
+	return st;
+}
+
 } // namespace
 
-Result<void> StateStore::save(const State& state, const std::map<RequestId, RequestOutcome>& outcomes)
+Result<void> StateStore::save(const StateView& state)
 {
-	if (journal_fd_ < 0 || journal_bytes_ > std::max<std::size_t>(64 * 1024, 2 * snapshot_bytes_)) {
-		State full = state;
-		for (const auto& [id, o] : outcomes)
-			full.outcomes.push_back(o);
-		return rewrite(full);
-	}
-	// The images are those of the files only once the record is written:
-	// on failure they are dropped, and the next save writes a snapshot.
+	if (journal_fd_ < 0 || journal_bytes_ > std::max<std::size_t>(64 * 1024, 2 * snapshot_bytes_))
+		return rewrite(whole(state));
+	// What the store holds is what the files hold only once the record is
+	// written: on failure it is dropped, and the next save writes a snapshot.
 	State change;
 	change.next_session = state.next_session;
 	change.next_grant = state.next_grant;
 	change.next_request = state.next_request;
 	change.boot_id = state.boot_id;
-	auto same = [](const auto& x) -> const auto& { return x; };
-	diff(sessions_, state.sessions, [](const SessionInfo& s) { return s.id; },
-	     [](const SessionInfo& s) { return packed_one(&State::sessions, s); }, same, change.sessions,
-	     change.removed_sessions);
-	diff(grants_, state.grants, [](const StoredGrant& g) { return g.info.id; },
-	     [](const StoredGrant& g) { return packed_one(&State::grants, g); }, same, change.grants,
-	     change.removed_grants);
-	diff(pending_, state.pending, [](const PendingRequest& p) { return p.id; },
-	     [](const PendingRequest& p) { return packed_one(&State::pending, p); }, same, change.pending,
-	     change.removed_pending);
-	using OutcomeEntry = std::pair<const RequestId, RequestOutcome>;
-	diff(outcomes_, outcomes, [](const OutcomeEntry& e) { return e.first; },
-	     [](const OutcomeEntry& e) -> const RequestOutcome& { return e.second; },
-	     [](const OutcomeEntry& e) -> const RequestOutcome& { return e.second; }, change.outcomes,
-	     change.removed_outcomes);
+	auto second = [](const auto& entry) -> const auto& { return entry.second; };
+	auto first = [](const auto& entry) { return entry.first; };
+	auto equal_second = [](const auto& saved, const auto& entry) { return saved == entry.second; };
+	diff(sessions_, state.sessions, first, equal_second, second, change.sessions, change.removed_sessions);
+	diff(
+		grants_, state.grants, [](const StateView::Grant& g) { return g.info->id; },
+		[](const StoredGrant& saved, const StateView::Grant& g) {
+			return saved.info == *g.info && saved.objects == *g.objects;
+		},
+		[](const StateView::Grant& g) { return StoredGrant{*g.info, *g.objects}; }, change.grants,
+		change.removed_grants);
+	diff(pending_, state.pending, first, equal_second, second, change.pending, change.removed_pending);
+	diff(outcomes_, state.outcomes, first, equal_second, second, change.outcomes, change.removed_outcomes);
 	bool unchanged = change.sessions.empty() && change.grants.empty() && change.pending.empty() &&
 			 change.outcomes.empty() && change.removed_sessions.empty() && change.removed_grants.empty() &&
 			 change.removed_pending.empty() && change.removed_outcomes.empty() &&

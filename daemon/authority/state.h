@@ -16,6 +16,7 @@ namespace grantd::authority {
 struct StoredGrant {
 	GrantInfo info;
 	std::vector<ObjectId> objects; // per resource; zero for endpoints
+	bool operator==(const StoredGrant&) const = default;
 };
 
 struct State {
@@ -32,6 +33,24 @@ struct State {
 	std::vector<GrantId> removed_grants;
 	std::vector<RequestId> removed_pending;
 	std::vector<RequestId> removed_outcomes;
+};
+
+// The authority's state as it holds it, for StateStore::save: its own maps
+// by reference, its grants by pointer, so that a save copies nothing it
+// does not write.
+struct StateView {
+	SessionId next_session = 1;
+	GrantId next_grant = 1;
+	RequestId next_request = 1;
+	std::string boot_id;
+	const std::map<SessionId, SessionInfo>& sessions;
+	struct Grant {
+		const GrantInfo* info;
+		const std::vector<ObjectId>* objects;
+	};
+	std::vector<Grant> grants; // ascending id
+	const std::map<RequestId, PendingRequest>& pending;
+	const std::map<RequestId, RequestOutcome>& outcomes;
 };
 
 // /proc/sys/kernel/random/boot_id, or "" if unreadable.
@@ -66,9 +85,9 @@ public:
 	StateStore& operator=(const StateStore&) = delete;
 
 	const std::string& path() const { return path_; }
-	// state.outcomes is not read: the outcomes are `outcomes` (the
-	// authority's own map, not copied per save).
-	Result<void> save(const State& state, const std::map<RequestId, RequestOutcome>& outcomes);
+	// Costs a compare per entity and a write of what changed; the whole
+	// state is copied and written only for a new snapshot.
+	Result<void> save(const StateView& state);
 
 private:
 	Result<void> rewrite(const State& state);
@@ -81,15 +100,15 @@ private:
 	std::uint64_t sequence_ = 0;
 	std::size_t journal_bytes_ = 0;
 	std::size_t snapshot_bytes_ = 0;
-	// What the files say now, by id: the entities as packed (compared to
-	// find what changed), the outcomes as they are.
+	// What the files say now, by id (compared with the authority's to
+	// find what changed: a compare per entity, nothing packed).
 	SessionId next_session_ = 0;
 	GrantId next_grant_ = 0;
 	RequestId next_request_ = 0;
 	std::string boot_id_;
-	std::map<SessionId, std::vector<std::uint8_t>> sessions_;
-	std::map<GrantId, std::vector<std::uint8_t>> grants_;
-	std::map<RequestId, std::vector<std::uint8_t>> pending_;
+	std::map<SessionId, SessionInfo> sessions_;
+	std::map<GrantId, StoredGrant> grants_;
+	std::map<RequestId, PendingRequest> pending_;
 	std::map<RequestId, RequestOutcome> outcomes_;
 };
 

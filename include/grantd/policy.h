@@ -184,6 +184,7 @@ struct Context {
 	std::string workspace; // absolute path
 	std::string home;      // absolute path
 	std::string user;      // a single path component
+	bool operator==(const Context&) const = default;
 };
 
 struct Request {
@@ -191,6 +192,7 @@ struct Request {
 	std::vector<Resource> resources; // every right on every resource
 	Duration ttl{0};
 	std::string purpose; // recorded with the grant; must not be empty
+	bool operator==(const Request&) const = default;
 };
 
 enum class Verdict : std::uint8_t { deny, pending, issue };
@@ -203,6 +205,7 @@ struct Decision {
 	Duration ttl{0};      // pending, issue: min(requested, rule's max_ttl)
 	bool clamped = false; // the rule's max_ttl shortened the request
 	std::string reason;   // one sentence naming rule, rights and resources
+	bool operator==(const Decision&) const = default;
 };
 
 // Decides a request against the envelope. Never rules win over everything;

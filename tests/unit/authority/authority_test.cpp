@@ -1199,6 +1199,28 @@ TEST_F(AuthorityTest, ChangesAreJournaledAndReplayed)
 	EXPECT_TRUE(authority_->grant(kept.grant_id));
 	EXPECT_FALSE(authority_->grant(revoked.grant_id));
 	EXPECT_NE(slurp(path), snapshot) << "a restore starts a new snapshot";
+
+	// That snapshot's journal holds only its header: read back, the state
+	// is the whole snapshot (nothing of it lost to the replay), and so
+	// again after another restart.
+	for (int round = 0; round < 2; round++) {
+		auto again = read_state(path);
+		ASSERT_TRUE(again && again.value()) << "round " << round;
+		ASSERT_EQ(again.value()->sessions.size(), 1u);
+		std::optional<SessionInfo> live = authority_->session(s);
+		ASSERT_TRUE(live);
+		EXPECT_TRUE(again.value()->sessions[0] == *live) << "round " << round << ": the session read back differs";
+		EXPECT_FALSE(again.value()->sessions[0].cgroup.empty());
+		ASSERT_TRUE(has_grant(*again.value(), kept.grant_id));
+		for (const auto& g : again.value()->grants)
+			if (g.info.id == kept.grant_id) {
+				ASSERT_EQ(g.objects.size(), 1u);
+				EXPECT_NE(g.objects[0].ino, 0u) << "round " << round;
+			}
+		report = restart();
+		EXPECT_EQ(report.sessions, 1u) << "round " << round;
+		EXPECT_TRUE(authority_->grant(kept.grant_id)) << "round " << round;
+	}
 }
 
 // The journal's last record cut short (the daemon died writing it, so the
@@ -1266,6 +1288,12 @@ TEST_F(AuthorityTest, JournalCutShortOrDamaged)
 	auto none = grants_in(good);
 	ASSERT_TRUE(none);
 	EXPECT_TRUE(none->empty()) << "the journal of an earlier snapshot is not replayed";
+	auto kept = read_state(path);
+	ASSERT_TRUE(kept && kept.value());
+	ASSERT_EQ(kept.value()->sessions.size(), rewritten.sessions.size());
+	for (std::size_t i = 0; i < rewritten.sessions.size(); i++)
+		EXPECT_TRUE(kept.value()->sessions[i] == rewritten.sessions[i])
+			<< "the snapshot's session " << i << " is not read back whole";
 }
 
 TEST(ProvenanceLogResume, ReopenedLogContinuesTheChain)
