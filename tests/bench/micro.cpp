@@ -4,6 +4,9 @@
 //                    resolution, the kernel rule written into real BPF maps,
 //                    and its provenance records (page cache / fdatasync)
 //   BM_ProvenanceAppend  one record: encoding, SHA-256 chain, write (and sync)
+//   BM_PeerPing      a D-Bus Peer.Ping round trip between two sd-bus peers on
+//                    a socketpair, as on a session channel: the reference the
+//                    grant latency is compared with, here without emulation
 //   BM_CloseSession  Authority::close_session of a session with 1,000 grants
 //   BM_RemoveSession MapsWriter::remove_session of a session with 1,000 rules
 //                    among 100,000 rules of other sessions: naming its rules
@@ -25,8 +28,14 @@
 #include <benchmark/benchmark.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <systemd/sd-bus.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
 
 #include <filesystem>
 #include <fstream>
@@ -455,6 +464,82 @@ void BM_ProvenanceAppend(benchmark::State& state)
 	state.SetBytesProcessed(static_cast<std::int64_t>(log->size()));
 }
 BENCHMARK(BM_ProvenanceAppend)->Arg(0)->Arg(1)->ArgName("sync");
+
+// One sd-bus connection on fd, as a server (the daemon's side of a session
+// channel: anonymous, its own server id) or as the client; nullptr on error.
+sd_bus* peer(int fd, bool server, std::string& error)
+{
+	sd_bus* b = nullptr;
+	int r = sd_bus_new(&b);
+	if (r >= 0)
+		r = sd_bus_set_fd(b, fd, fd);
+	if (r >= 0 && server) {
+		sd_id128_t id{};
+		(void)sd_id128_randomize(&id);
+		r = sd_bus_set_server(b, 1, id);
+		if (r >= 0)
+			r = sd_bus_set_anonymous(b, 1);
+	}
+	if (r >= 0)
+		r = sd_bus_start(b);
+	if (r < 0) {
+		error = std::string("sd-bus ") + (server ? "server" : "client") + ": " + std::strerror(-r);
+		sd_bus_unref(b);
+		return nullptr;
+	}
+	return b;
+}
+
+// org.freedesktop.DBus.Peer.Ping from a client to a server peer (sd-bus
+// answers it itself) served by its own thread: the round trip a grant
+// request's reply is compared with in the grant-latency run.
+void BM_PeerPing(benchmark::State& state)
+{
+	int fds[2];
+	if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+		state.SkipWithError("socketpair failed");
+		return;
+	}
+	std::atomic<bool> stop{false};
+	std::string server_error;
+	std::thread server([&] {
+		sd_bus* b = peer(fds[1], true, server_error);
+		if (!b) {
+			::close(fds[1]);
+			return;
+		}
+		while (!stop.load()) {
+			int r = sd_bus_process(b, nullptr);
+			if (r < 0)
+				break;
+			if (r == 0)
+				(void)sd_bus_wait(b, 100000);
+		}
+		sd_bus_flush_close_unref(b);
+	});
+	std::string error;
+	sd_bus* client = peer(fds[0], false, error);
+	for (auto _ : state) {
+		if (!client)
+			break;
+		sd_bus_error e = SD_BUS_ERROR_NULL;
+		int r = sd_bus_call_method(client, nullptr, "/", "org.freedesktop.DBus.Peer", "Ping", &e, nullptr, "");
+		if (r < 0) {
+			error = std::string("Ping: ") + (e.message ? e.message : std::strerror(-r));
+			sd_bus_error_free(&e);
+			break;
+		}
+	}
+	if (client)
+		sd_bus_flush_close_unref(client);
+	else
+		::close(fds[0]);
+	stop = true;
+	server.join();
+	if (!error.empty() || !server_error.empty())
+		state.SkipWithError((error + server_error).c_str());
+}
+BENCHMARK(BM_PeerPing);
 
 } // namespace
 
