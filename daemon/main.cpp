@@ -79,13 +79,16 @@ Options:
                       session can be opened.
   --state-dir DIR     where grantd keeps what must survive a restart
                       (default /var/lib/grantd; created if missing): the
-                      sessions, grants and pending requests (state), the
+                      sessions, grants and pending requests (a snapshot,
+                      state, and the changes since, state.journal), the
                       provenance log (provenance.log) and the head of its
                       chain (provenance.head). A restarted grantd restores
-                      them before it serves. A state file or log that cannot
-                      be read or does not verify stops grantd from starting
-                      (the pinned maps keep enforcing meanwhile); a final log
-                      record torn by a crash is cut off and reported.
+                      them before it serves. A state file, journal or log
+                      that cannot be read or does not verify stops grantd
+                      from starting (the pinned maps keep enforcing
+                      meanwhile). A final log record torn by a crash is
+                      cut off and reported; a final journal record torn by
+                      a crash was never acknowledged and is left out.
   --admin-group NAME  members of this group (and root) are administrators
                       unless they are governed (default grantd-admin).
                       Members of grantd-audit are auditors.
