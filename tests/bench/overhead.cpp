@@ -1,5 +1,6 @@
-// In-VM overhead runs (issue 6): what grantd adds to open/close, execve and
-// TCP connect, next to the empty-program floor and Landlock, all in one boot.
+// In-VM overhead runs (issue 6): what grantd adds to open/close, execve, TCP
+// connect and a small C build, next to the empty-program floor and Landlock,
+// all in one boot.
 // tests/bench/run starts it in the QEMU VM with --icount, where the clock
 // counts guest instructions, and turns its BENCH lines into docs/benchmarks.md.
 //
@@ -51,7 +52,12 @@ const std::string kTree = kBase + "/tree";     // the read rule sits here
 const std::string kUnrelated = kBase + "/unrelated";
 const std::string kBinDir = kBase + "/bin"; // the exec rule sits here
 const std::string kExecTarget = kBinDir + "/exec-target";
-const std::string kProj = kBase + "/proj"; // the real workload: a small C project
+// The real workload: a small C project built with a copy of the host's
+// toolchain in our tmpfs, chrooted there, so that nothing is read over 9p
+// while it is measured (the guest clock would count the host's I/O waits).
+const std::string kToolchain = kBase + "/toolchain"; // the chroot's root
+const std::string kProjInRoot = "/proj";
+const std::string kProj = kToolchain + kProjInRoot;
 const std::string kRoot = "/sys/fs/cgroup/grantd"; // grantd's default cgroup root
 constexpr int kDepths[] = {0, 10, 29};
 constexpr int kRuleCounts[] = {0, 10, 1000};
@@ -65,10 +71,8 @@ struct Options {
 	int open_iters = 20000;
 	int exec_iters = 400;
 	int connect_iters = 2000;
-	int build_iters = 3;
-	// Off by default: the build reads the compiler over 9p, and the guest
-	// clock then counts host I/O waits (6-31 s per build run to run).
-	bool build = false;
+	int build_iters = 2;
+	bool build = true;
 	// Sessions x rules loaded for the at-scale measurements (issue 6: 10,000 x 100).
 	int scale_sessions = 10000;
 	int scale_rules = 100;
@@ -172,25 +176,48 @@ double connect_loop(int n)
 	return static_cast<double>(now_ns() - start) / n;
 }
 
-// Builds the project with the system's cc (one process per file, as make would).
+// Runs build.sh once in the chroot; 0, or -EACCES when it fails. With
+// `errors`, the build's stderr is collected there.
+int build_once(std::string* errors = nullptr)
+{
+	int err[2] = {-1, -1};
+	if (errors && ::pipe2(err, O_CLOEXEC))
+		return -errno;
+	char* argv[] = {const_cast<char*>("sh"), const_cast<char*>("build.sh"), nullptr};
+	std::string tmp = "TMPDIR=" + kProjInRoot + "/tmp";
+	char* envp[] = {const_cast<char*>("PATH=/usr/bin:/bin"), tmp.data(), nullptr};
+	pid_t pid = ::fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		if (errors)
+			::dup2(err[1], 2);
+		if (::chroot(kToolchain.c_str()) || ::chdir(kProjInRoot.c_str()))
+			_exit(126);
+		::execve("/bin/sh", argv, envp);
+		_exit(127);
+	}
+	if (errors) {
+		::close(err[1]);
+		char buf[512];
+		ssize_t got;
+		while ((got = ::read(err[0], buf, sizeof buf)) > 0)
+			errors->append(buf, static_cast<std::size_t>(got));
+		::close(err[0]);
+	}
+	int status = 0;
+	::waitpid(pid, &status, 0);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EACCES;
+}
+
+// No warm-up run: the toolchain is on tmpfs, held in memory, and setup's
+// builds have looked up all of its names already. Each build is about a
+// second and a half of instruction time, and many times that in wall time.
 double build_loop(int n)
 {
-	std::string script = kProj + "/build.sh";
-	char* argv[] = {const_cast<char*>("/bin/sh"), script.data(), nullptr};
-	char* envp[] = {const_cast<char*>("PATH=/usr/bin:/bin"), nullptr};
-	auto once = [&]() -> int {
-		pid_t pid = 0;
-		if (int rc = ::posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv, envp); rc)
-			return -rc;
-		int status = 0;
-		::waitpid(pid, &status, 0);
-		return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EACCES;
-	};
-	if (int rc = once(); rc) // the compiler's files into the page cache
-		return rc;
 	std::uint64_t start = now_ns();
 	for (int i = 0; i < n; i++)
-		if (int rc = once(); rc)
+		if (int rc = build_once(); rc)
 			return rc;
 	return static_cast<double>(now_ns() - start) / n;
 }
@@ -265,7 +292,7 @@ void report(const std::string& variant, const std::string& loop, int depth, int 
 }
 
 // The three loops for one variant and rule count (rules -1: not applicable).
-void measure(const std::string& variant, int rules, const Prepare& prepare, bool connect = true)
+void measure(const std::string& variant, int rules, const Prepare& prepare, bool connect = true, bool build = true)
 {
 	for (int depth : kDepths) {
 		int n = iters(opts.open_iters);
@@ -277,8 +304,8 @@ void measure(const std::string& variant, int rules, const Prepare& prepare, bool
 		n = iters(opts.connect_iters);
 		report(variant, "connect", 0, rules, n, in_child(prepare, [&] { return connect_loop(n); }));
 	}
-	if (opts.build && (rules == -1 || rules == kMaxRules)) {
-		n = std::max(1, static_cast<int>(opts.build_iters * std::min(1.0, opts.scale * 4)));
+	if (build && opts.build && (rules == -1 || rules == kMaxRules)) {
+		n = std::max(1, static_cast<int>(opts.build_iters * opts.scale));
 		report(variant, "build", 0, rules, n, in_child(prepare, [&] { return build_loop(n); }));
 	}
 }
@@ -399,16 +426,12 @@ int landlock_sandbox(int abi, int unrelated)
 		err = beneath(kBinDir, LL_FS_EXECUTE | LL_FS_READ_FILE);
 	if (!err && abi >= 4)
 		err = port(kPort);
-	// The build: the system read and run, its own tree and /tmp changed.
+	// The build: the toolchain read and run, the project changed.
 	std::uint64_t change = fs & ~LL_FS_EXECUTE;
 	if (!err)
-		err = beneath("/", LL_FS_READ_FILE | LL_FS_READ_DIR | LL_FS_EXECUTE);
+		err = beneath(kToolchain, LL_FS_READ_FILE | LL_FS_READ_DIR | LL_FS_EXECUTE);
 	if (!err)
 		err = beneath(kProj, change);
-	if (!err)
-		err = beneath("/tmp", change);
-	if (!err)
-		err = beneath("/dev/null", LL_FS_READ_FILE | LL_FS_WRITE_FILE);
 	for (int i = 0; !err && i < unrelated; i++) {
 		err = beneath(kUnrelated + "/" + std::to_string(i), LL_FS_READ_FILE | LL_FS_READ_DIR);
 		if (!err && abi >= 4)
@@ -441,10 +464,13 @@ grantd::Endpoint loopback(std::uint16_t port)
 }
 
 // The same rules as the Landlock domain: read on the tree, exec on the
-// binary's directory, connect to the listener, and `unrelated` rules of each kind.
+// binary's directory, connect to the listener, the build's toolchain read and
+// run and its project changed (unless !project_writable), and `unrelated`
+// rules of each kind.
 class BenchSession {
 public:
-	BenchSession(grantd::MapsWriter& maps, std::uint32_t id, int unrelated) : maps_(maps)
+	BenchSession(grantd::MapsWriter& maps, std::uint32_t id, int unrelated, bool project_writable = true)
+		: maps_(maps)
 	{
 		path_ = kRoot + "/bench-" + std::to_string(id);
 		check(grantd::make_cgroup(path_));
@@ -460,11 +486,10 @@ public:
 		check(maps.put_net_rule(id, loopback(kPort), connect));
 		std::uint32_t change = right(GRANTD_RIGHT_READ) | right(GRANTD_RIGHT_WRITE) | right(GRANTD_RIGHT_CREATE) |
 				       right(GRANTD_RIGHT_DELETE);
-		check(maps.put_file_rule(id, id_of("/"),
+		check(maps.put_file_rule(id, id_of(kToolchain),
 					 forever(right(GRANTD_RIGHT_READ) | right(GRANTD_RIGHT_EXEC) | right(GRANTD_RIGHT_MAP_EXEC))));
-		check(maps.put_file_rule(id, id_of(kProj), forever(change)));
-		check(maps.put_file_rule(id, id_of("/tmp"), forever(change)));
-		check(maps.put_file_rule(id, id_of("/dev/null"), forever(right(GRANTD_RIGHT_READ) | right(GRANTD_RIGHT_WRITE))));
+		if (project_writable)
+			check(maps.put_file_rule(id, id_of(kProj), forever(change)));
 		for (int i = 0; i < unrelated; i++) {
 			check(maps.put_file_rule(id, id_of(kUnrelated + "/" + std::to_string(i)),
 						 forever(right(GRANTD_RIGHT_READ))));
@@ -549,12 +574,15 @@ void at_scale(grantd::MapsWriter& maps)
 	{
 		BenchSession s(maps, 9, kMaxRules);
 		std::string cg = s.cgroup();
-		measure("governed-at-scale", kMaxRules, [cg] {
-			auto moved = grantd::move_to_cgroup(cg, 0);
-			return moved ? 0 : (moved.error().code ? moved.error().code : EIO);
-		});
+		measure(
+			"governed-at-scale", kMaxRules,
+			[cg] {
+				auto moved = grantd::move_to_cgroup(cg, 0);
+				return moved ? 0 : (moved.error().code ? moved.error().code : EIO);
+			},
+			true, false);
 	}
-	measure("ungoverned-at-scale", -1, nullptr);
+	measure("ungoverned-at-scale", -1, nullptr, true, false);
 	// Closing a session as the authority does (it names the session's rules)
 	// and as restore's cleanup does (a scan of every session's rules).
 	grantd::SessionRules known;
@@ -570,6 +598,39 @@ void at_scale(grantd::MapsWriter& maps)
 	std::printf("BENCH-SCALE {\"close_session_known_ns\":%.0f,\"close_session_scan_ns\":%.0f}\n",
 		    removed ? static_cast<double>(t4 - t3) : -1.0,
 		    refilled && scanned ? static_cast<double>(t6 - t5) : -1.0);
+	std::fflush(stdout);
+}
+
+// The governed build's rules are real: without the write rule on the
+// project, the same build must fail with permission denied.
+void check_build_denied(grantd::MapsWriter& maps, std::uint32_t id)
+{
+	BenchSession s(maps, id, kMaxRules, false);
+	std::string cg = s.cgroup();
+	double verdict = in_child(
+		[cg] {
+			auto moved = grantd::move_to_cgroup(cg, 0);
+			return moved ? 0 : (moved.error().code ? moved.error().code : EIO);
+		},
+		[] {
+			std::string errors;
+			if (build_once(&errors) == 0)
+				return 1.0;
+			std::size_t at = errors.find("Permission denied");
+			if (at == std::string::npos)
+				return 2.0;
+			std::size_t from = errors.rfind('\n', at);
+			from = from == std::string::npos ? 0 : from + 1;
+			std::printf("BENCH-INFO governed build without the write rule on the project fails: %s\n",
+				    errors.substr(from, errors.find('\n', at) - from).c_str());
+			std::fflush(stdout);
+			return 3.0;
+		});
+	if (verdict != 3.0)
+		std::printf("BENCH-ERROR governed build without the write rule on the project: %s\n",
+			    verdict == 1.0   ? "succeeded (the rules are not enforced)"
+			    : verdict == 2.0 ? "failed, but not with \"Permission denied\""
+					     : "the child could not set itself up");
 	std::fflush(stdout);
 }
 
@@ -600,6 +661,8 @@ void run_grantd_variants(const std::string& grantd_bin)
 				return moved ? 0 : (moved.error().code ? moved.error().code : EIO);
 			});
 		}
+		if (opts.build)
+			check_build_denied(maps, id++);
 		if (opts.scale_sessions > 0)
 			at_scale(maps);
 		auto denied = maps.counters(GRANTD_HOOK_FILE_OPEN);
@@ -616,6 +679,141 @@ void run_grantd_variants(const std::string& grantd_bin)
 		die("grantd --remove-pins failed");
 }
 
+// Recreates `path` under kToolchain as the host resolves it: directories as
+// directories (not their content), symbolic links as the same links, files as
+// copies. Returns the host's path of it without links, or "" where a
+// component is missing (a lookup that failed on the host fails the same way
+// in the chroot).
+std::string mirror(const std::string& path, int& links, std::size_t& files, std::uint64_t& bytes)
+{
+	std::vector<std::string> parts;
+	for (std::size_t at = 0; at <= path.size();) {
+		std::size_t end = path.find('/', at);
+		end = end == std::string::npos ? path.size() : end;
+		if (end > at && path.compare(at, end - at, ".") != 0)
+			parts.push_back(path.substr(at, end - at));
+		at = end + 1;
+	}
+	std::string cur; // "" is the root
+	for (std::size_t i = 0; i < parts.size(); i++) {
+		if (parts[i] == "..") {
+			cur = cur.substr(0, cur.rfind('/'));
+			continue;
+		}
+		std::string next = cur + "/" + parts[i];
+		std::string copy = kToolchain + next;
+		struct stat st{};
+		if (::lstat(next.c_str(), &st))
+			return "";
+		if (S_ISLNK(st.st_mode)) {
+			char target[4096];
+			ssize_t n = ::readlink(next.c_str(), target, sizeof target - 1);
+			if (n < 0 || ++links > 40)
+				return "";
+			target[n] = 0;
+			if (::symlink(target, copy.c_str()) && errno != EEXIST)
+				die("toolchain copy: symlink " + copy + ": " + std::strerror(errno));
+			cur = mirror(target[0] == '/' ? std::string(target) : cur + "/" + target, links, files, bytes);
+			if (cur.empty())
+				return "";
+		} else if (S_ISDIR(st.st_mode)) {
+			if (::mkdir(copy.c_str(), 0755) && errno != EEXIST)
+				die("toolchain copy: mkdir " + copy + ": " + std::strerror(errno));
+			cur = next;
+		} else if (S_ISREG(st.st_mode) && i + 1 == parts.size()) {
+			struct stat have{};
+			if (::stat(copy.c_str(), &have)) {
+				std::string cp = "cp " + next + " " + copy;
+				if (std::system(cp.c_str()) != 0 || ::chmod(copy.c_str(), st.st_mode & 07777))
+					die("toolchain copy: " + cp + " failed");
+				files++;
+				bytes += static_cast<std::uint64_t>(st.st_size);
+			}
+			cur = next;
+		} else {
+			return ""; // a file in the middle, a device, a socket: not part of a toolchain
+		}
+	}
+	return cur.empty() ? "/" : cur;
+}
+
+// The toolchain's closure, found by tracing one build on the host's files:
+// every path the build looked up (programs, libraries, ld.so.cache, headers,
+// crt*.o, linker scripts) is copied into kToolchain, where the build then
+// runs chrooted without reading anything over 9p.
+void copy_toolchain()
+{
+	std::string trace = kBase + "/toolchain.trace";
+	std::string cmd = "cd " + kProj + " && env -i PATH=/usr/bin:/bin TMPDIR=" + kProj +
+			  "/tmp strace -f -qq -s 4096 -e trace=%file,execve -o " + trace + " /bin/sh build.sh >" + kBase +
+			  "/toolchain.log 2>&1";
+	if (int rc = std::system(cmd.c_str()); rc != 0)
+		die("toolchain copy: tracing the build on the host's files failed (strace and cc needed), status " +
+		    std::to_string(rc) + ": " + cmd);
+	FILE* f = std::fopen(trace.c_str(), "r");
+	if (!f)
+		die("toolchain copy: no trace " + trace);
+	std::vector<std::string> paths;
+	char line[8192];
+	while (std::fgets(line, sizeof line, f)) {
+		for (char* q = std::strchr(line, '"'); q; q = std::strchr(q + 1, '"')) {
+			char* end = std::strchr(q + 1, '"');
+			if (!end)
+				break;
+			std::string p(q + 1, end);
+			q = end;
+			auto under = [&p](const std::string& dir) { return p == dir || p.rfind(dir + "/", 0) == 0; };
+			if (p.empty() || p[0] != '/' || under("/proc") || under("/sys") || under("/dev") || under("/tmp") ||
+			    under(kBase))
+				continue;
+			paths.push_back(p);
+		}
+	}
+	std::fclose(f);
+	std::size_t files = 0;
+	std::uint64_t bytes = 0;
+	for (const std::string& p : paths) {
+		int links = 0;
+		mirror(p, links, files, bytes);
+	}
+	if (files == 0)
+		die("toolchain copy: the trace named no file");
+	std::string errors;
+	if (build_once(&errors) != 0)
+		die("toolchain copy: the build fails in the chroot " + kToolchain + ": " + errors);
+	std::printf("BENCH-INFO toolchain copied to tmpfs: %zu files, %.1f MiB (%zu paths traced)\n", files,
+		    bytes / 1048576.0, paths.size());
+	std::fflush(stdout);
+}
+
+// 8 modules of 6 functions and a main, compiled one cc per file as make
+// would, linked, run, and cleaned again.
+void make_project()
+{
+	grantd::vmtest::mkdirs(kProj + "/src");
+	grantd::vmtest::mkdirs(kProj + "/out");
+	grantd::vmtest::mkdirs(kProj + "/tmp");
+	std::string calls, script = "set -e\n", objects;
+	for (int f = 0; f < 8; f++) {
+		std::string src = "#include <stdio.h>\n#include <string.h>\n";
+		for (int g = 0; g < 6; g++)
+			src += "int f" + std::to_string(f) + "_" + std::to_string(g) +
+			       "(const char *s)\n{\n\tint n = 0;\n\tfor (size_t i = 0; i < strlen(s); i++)\n"
+			       "\t\tn = n * 31 + s[i] + " + std::to_string(g) + ";\n\treturn n;\n}\n";
+		std::string m = "m" + std::to_string(f);
+		grantd::vmtest::write_file(kProj + "/src/" + m + ".c", src);
+		calls += "int f" + std::to_string(f) + "_0(const char *s);\n";
+		script += "cc -O1 -pipe -c src/" + m + ".c -o out/" + m + ".o\n";
+		objects += " out/" + m + ".o";
+	}
+	grantd::vmtest::write_file(kProj + "/src/main.c",
+				   "#include <stdio.h>\n" + calls + "int main(void)\n{\n\tprintf(\"%d\\n\", f0_0(\"x\"));\n\treturn 0;\n}\n");
+	script += "cc -O1 -pipe -c src/main.c -o out/main.o\ncc" + objects +
+		  " out/main.o -o out/app\nout/app >out/app.txt\nrm -f out/*.o out/app out/app.txt\n";
+	grantd::vmtest::write_file(kProj + "/build.sh", script);
+	copy_toolchain();
+}
+
 void setup()
 {
 	grantd::vmtest::mkdirs(kBase);
@@ -627,23 +825,8 @@ void setup()
 	}
 	for (int i = 0; i < kMaxRules; i++)
 		grantd::vmtest::mkdirs(kUnrelated + "/" + std::to_string(i));
-	grantd::vmtest::mkdirs(kProj + "/src");
-	grantd::vmtest::mkdirs(kProj + "/out");
-	std::string calls;
-	for (int f = 0; f < 8; f++) {
-		std::string src = "#include <stdio.h>\n#include <string.h>\n";
-		for (int g = 0; g < 6; g++)
-			src += "int f" + std::to_string(f) + "_" + std::to_string(g) +
-			       "(const char *s)\n{\n\tint n = 0;\n\tfor (size_t i = 0; i < strlen(s); i++)\n"
-			       "\t\tn = n * 31 + s[i] + " + std::to_string(g) + ";\n\treturn n;\n}\n";
-		grantd::vmtest::write_file(kProj + "/src/m" + std::to_string(f) + ".c", src);
-		calls += "int f" + std::to_string(f) + "_0(const char *s);\n";
-	}
-	grantd::vmtest::write_file(kProj + "/src/main.c",
-				   "#include <stdio.h>\n" + calls + "int main(void)\n{\n\tprintf(\"%d\\n\", f0_0(\"x\"));\n\treturn 0;\n}\n");
-	grantd::vmtest::write_file(kProj + "/build.sh",
-				   "set -e\ncd " + kProj + "\nfor f in src/*.c; do\n\tcc -O1 -pipe -c \"$f\" -o out/$(basename \"$f\" .c).o\n"
-				   "done\ncc out/*.o -o out/app\nout/app >/dev/null\nrm -f out/*.o out/app\n");
+	if (opts.build)
+		make_project();
 	grantd::vmtest::mkdirs(kBinDir);
 	std::string copy = "cp " + opts.exec_source + " " + kExecTarget + " && chmod 0755 " + kExecTarget;
 	if (std::system(copy.c_str()) != 0)
@@ -661,12 +844,12 @@ int main(int argc, char** argv)
 		std::string a = argv[i];
 		if (a.rfind("--scale=", 0) == 0)
 			opts.scale = std::atof(a.c_str() + 8);
-		else if (a == "--build")
-			opts.build = true;
+		else if (a == "--no-build")
+			opts.build = false;
 		else if (a.rfind("--sessions=", 0) == 0)
 			opts.scale_sessions = std::atoi(a.c_str() + 11);
 		else {
-			std::fprintf(stderr, "usage: %s [--scale=F] [--build] [--sessions=N]\n", argv[0]);
+			std::fprintf(stderr, "usage: %s [--scale=F] [--no-build] [--sessions=N]\n", argv[0]);
 			return 2;
 		}
 	}
