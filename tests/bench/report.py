@@ -712,26 +712,28 @@ uses: what any BPF LSM design pays for the trampolines) and **Landlock**
   it, and N unrelated directory rules plus N unrelated port rules (for
   Landlock only with ABI 4+). "rules" in the tables counts the unrelated rules.
 - **The real workload** (`build_loop`): a small C project of 9 files (8
-  modules of 6 string-hashing functions and a `main`, about 400 lines, all
+  modules of 6 string-hashing functions and a `main`, about 370 lines, all
   including `<stdio.h>` and `<string.h>`), built by a shell script that runs
   one `cc -O1 -pipe -c` per file as make would, links them, runs the
-  program and deletes the outputs; about 1.4 instruction-time seconds per
-  build. Read over 9p from the host, the same build measured 6 to 31
-  instruction-time seconds within one boot (the guest clock jumps over the
-  waits for the host's I/O), so before measuring, the bench runs the build
-  once under `strace -f -e trace=%file,execve` on the host's files and
-  copies every file it looked up (the `gcc-12` driver, `cc1`, `as`,
-  `collect2`, `ld` and the LTO plugin, their shared libraries, `ld.so`,
-  `ld.so.cache`, the headers, `crt*.o`, `libc.so`'s linker script,
-  `libc_nonshared.a`, `libgcc`, `/bin/sh`, `rm`), with the symbolic links
-  on their paths, into a tmpfs (about 65 files, 50 MiB); each build then
-  runs chrooted there (`TMPDIR` in the project), so nothing is read over
-  9p while it is measured. A build of the copied toolchain must pass before
-  any measurement. Only the variants with 1000 unrelated rules and those
-  without a session run the build (it costs minutes of wall time each),
-  and not in the at-scale phase. Once per run, the governed build without
-  the write rule on the project must fail with "Permission denied" (a
-  BENCH-INFO line says it did): the rules are enforced, not just loaded.
+  program and deletes the outputs. Read over 9p from the host, the same
+  build measured 6 to 31 instruction-time seconds within one boot (the
+  guest clock jumps over the waits for the host's I/O), so before
+  measuring, the bench runs the build once under `strace -f -e
+  trace=%file,execve` on the host's files and copies every file it looked
+  up (the `gcc-12` driver, `cc1`, `as`, `collect2`, `ld` and the LTO
+  plugin, their shared libraries, `ld.so`, `ld.so.cache`, the headers,
+  `crt*.o`, `libc.so`'s linker script, `libc_nonshared.a`, `libgcc`,
+  `/bin/sh`, `rm`), with the symbolic links on their paths, into its tmpfs
+  (how many files and MiB: each kernel's notes below). Each build then runs
+  chrooted there (`TMPDIR` in the project), so nothing is read over 9p
+  while it is measured; a build with the copy must pass before any
+  measurement. Only the variants with 1000 unrelated rules and those
+  without a session run the build (under TCG a build takes many times its
+  instruction time in wall time), not in the at-scale phase, and without a
+  warm-up build (setup's builds have looked up every name already). Once
+  per run, the governed build without the write rule on the project must
+  fail with "Permission denied" (a BENCH-INFO line says it did): the rules
+  are enforced, not just loaded.
 - **Except the grant latency**, measured in real time in its own boot
   (default `-smp 2`, no `--icount`): it is a round trip between processes
   and a bus daemon, compared with a `Peer.Ping` round trip in the same run.
