@@ -1130,10 +1130,18 @@ Result<void> Authority::save_state()
 	if (state_path_.empty())
 		return {};
 	static const std::string boot_id = current_boot_id(); // one per process
-	StateView st{next_session_, next_grant_, next_request_, boot_id, sessions_, {}, pending_, outcomes_};
-	st.grants.reserve(grants_.size());
-	for (const auto& [id, g] : grants_)
-		st.grants.push_back({&g.info, &g.objects});
+	StateView st{next_session_,
+		     next_grant_,
+		     next_request_,
+		     boot_id,
+		     sessions_,
+		     grants_.size(),
+		     [this](GrantId from, const StateView::GrantVisitor& visit) {
+			     for (auto it = grants_.lower_bound(from); it != grants_.end(); ++it)
+				     visit(it->second.info, it->second.objects);
+		     },
+		     pending_,
+		     outcomes_};
 	if (auto written = store_->save(st); !written)
 		return written.error().context("saving state to " + state_path_);
 	return {};

@@ -730,8 +730,9 @@ State whole(const StateView& v)
 	st.boot_id = v.boot_id;
 	for (const auto& [id, s] : v.sessions)
 		st.sessions.push_back(s);
-	for (const auto& g : v.grants)
-		st.grants.push_back({*g.info, *g.objects});
+	v.grants_from(0, [&](const GrantInfo& info, const std::vector<ObjectId>& objects) {
+		st.grants.push_back({info, objects});
+	});
 	for (const auto& [id, p] : v.pending)
 		st.pending.push_back(p);
 	for (const auto& [id, o] : v.outcomes)
@@ -740,6 +741,31 @@ State whole(const StateView& v)
 }
 
 } // namespace
+
+void StateStore::diff_grants(const StateView& state, State& change)
+{
+	// Grants never change once saved (see save()): the new ones are those
+	// from next_grant_ on (every saved one's id is below it). With them
+	// added, the saved grants are the authority's if they are as many.
+	state.grants_from(next_grant_, [&](const GrantInfo& info, const std::vector<ObjectId>& objects) {
+		auto [it, inserted] = grants_.insert_or_assign(info.id, StoredGrant{info, objects});
+		change.grants.push_back(it->second);
+	});
+	if (state.grant_count == grants_.size())
+		return;
+	// Some are gone: find which, walking both in id order.
+	auto it = grants_.begin();
+	state.grants_from(0, [&](const GrantInfo& info, const std::vector<ObjectId>&) {
+		while (it != grants_.end() && it->first < info.id) {
+			change.removed_grants.push_back(it->first);
+			it = grants_.erase(it);
+		}
+		if (it != grants_.end() && it->first == info.id)
+			++it;
+	});
+	for (; it != grants_.end(); it = grants_.erase(it))
+		change.removed_grants.push_back(it->first);
+}
 
 Result<void> StateStore::save(const StateView& state)
 {
@@ -756,13 +782,7 @@ Result<void> StateStore::save(const StateView& state)
 	auto first = [](const auto& entry) { return entry.first; };
 	auto equal_second = [](const auto& saved, const auto& entry) { return saved == entry.second; };
 	diff(sessions_, state.sessions, first, equal_second, second, change.sessions, change.removed_sessions);
-	diff(
-		grants_, state.grants, [](const StateView::Grant& g) { return g.info->id; },
-		[](const StoredGrant& saved, const StateView::Grant& g) {
-			return saved.info == *g.info && saved.objects == *g.objects;
-		},
-		[](const StateView::Grant& g) { return StoredGrant{*g.info, *g.objects}; }, change.grants,
-		change.removed_grants);
+	diff_grants(state, change);
 	diff(pending_, state.pending, first, equal_second, second, change.pending, change.removed_pending);
 	diff(outcomes_, state.outcomes, first, equal_second, second, change.outcomes, change.removed_outcomes);
 	bool unchanged = change.sessions.empty() && change.grants.empty() && change.pending.empty() &&

@@ -6,6 +6,7 @@
 
 #include <grantd/result.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -36,19 +37,19 @@ struct State {
 };
 
 // The authority's state as it holds it, for StateStore::save: its own maps
-// by reference, its grants by pointer, so that a save copies nothing it
-// does not write.
+// by reference, its grants through a callback, so that a save copies and
+// visits nothing it does not need.
 struct StateView {
+	using GrantVisitor = std::function<void(const GrantInfo&, const std::vector<ObjectId>&)>;
 	SessionId next_session = 1;
 	GrantId next_grant = 1;
 	RequestId next_request = 1;
 	std::string boot_id;
 	const std::map<SessionId, SessionInfo>& sessions;
-	struct Grant {
-		const GrantInfo* info;
-		const std::vector<ObjectId>* objects;
-	};
-	std::vector<Grant> grants; // ascending id
+	std::size_t grant_count = 0;
+	// Calls the visitor for every grant whose id is at least `from`, in
+	// ascending id order, with its objects.
+	std::function<void(GrantId from, const GrantVisitor&)> grants_from;
 	const std::map<RequestId, PendingRequest>& pending;
 	const std::map<RequestId, RequestOutcome>& outcomes;
 };
@@ -85,12 +86,17 @@ public:
 	StateStore& operator=(const StateStore&) = delete;
 
 	const std::string& path() const { return path_; }
-	// Costs a compare per entity and a write of what changed; the whole
-	// state is copied and written only for a new snapshot.
+	// Costs a write of what changed, and a compare per session, pending
+	// request and kept outcome. Grants are not compared: the authority never
+	// changes a grant it has saved (a narrower or longer grant is a new one,
+	// with a new id), so new grants are those from the last save's
+	// next_grant on, and the others are only walked when some are gone.
+	// The whole state is copied and written only for a new snapshot.
 	Result<void> save(const StateView& state);
 
 private:
 	Result<void> rewrite(const State& state);
+	void diff_grants(const StateView& state, State& change);
 	Result<void> append(const State& change);
 	void forget();
 

@@ -1223,6 +1223,60 @@ TEST_F(AuthorityTest, ChangesAreJournaledAndReplayed)
 	}
 }
 
+// After every kind of change, what the files say (snapshot and journal,
+// read back) is exactly the authority's sessions, grants and pending
+// requests: issued, delegated, revoked, expired, closed with its children.
+TEST_F(AuthorityTest, StateReadBackIsTheAuthorityAfterEveryChange)
+{
+	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
+	std::string path = dir_ + "/state";
+	auto expect_files_match = [&](const std::string& step) {
+		auto st = read_state(path);
+		ASSERT_TRUE(st && st.value()) << step;
+		std::vector<SessionInfo> sessions = authority_->sessions();
+		ASSERT_EQ(st.value()->sessions.size(), sessions.size()) << step;
+		for (std::size_t i = 0; i < sessions.size(); i++)
+			EXPECT_TRUE(st.value()->sessions[i] == sessions[i]) << step << ": session " << sessions[i].id;
+		std::vector<GrantInfo> grants = authority_->grants();
+		ASSERT_EQ(st.value()->grants.size(), grants.size()) << step;
+		for (std::size_t i = 0; i < grants.size(); i++)
+			EXPECT_TRUE(st.value()->grants[i].info == grants[i]) << step << ": grant " << grants[i].id;
+		std::vector<PendingRequest> pending = authority_->pending();
+		ASSERT_EQ(st.value()->pending.size(), pending.size()) << step;
+		for (std::size_t i = 0; i < pending.size(); i++)
+			EXPECT_TRUE(st.value()->pending[i] == pending[i]) << step << ": request " << pending[i].id;
+	};
+	SessionId a = open();
+	expect_files_match("opened a");
+	Decision w = ask(a, {Right::write}, ws_ + "/src/parser", 10min);
+	Decision c = ask(a, {Right::connect}, "tcp:192.0.2.10:443", 5min);
+	ASSERT_NE(w.grant_id, 0u);
+	ASSERT_NE(c.grant_id, 0u);
+	expect_files_match("two issued");
+	SessionId b = open();
+	Decision short_lived = ask(b, {Right::write}, ws_ + "/src/parser", 1min);
+	ASSERT_NE(short_lived.grant_id, 0u);
+	expect_files_match("b opened, one issued");
+	ASSERT_TRUE(authority_->revoke(c.grant_id, 0, "test"));
+	expect_files_match("one revoked");
+	ASSERT_TRUE(authority_->sweep(now_ + 2 * 60 * kSecond));
+	expect_files_match("one expired");
+	SessionId child = derive(a);
+	Decision d = delegate(child, {Right::write}, ws_ + "/src/parser");
+	ASSERT_NE(d.grant_id, 0u);
+	expect_files_match("a child with a delegated grant");
+	ASSERT_TRUE(authority_->close_session(a, "test"));
+	expect_files_match("a closed with its child");
+	Decision again = ask(b, {Right::connect}, "tcp:192.0.2.10:443", 5min);
+	ASSERT_NE(again.grant_id, 0u);
+	expect_files_match("issued after removals");
+	RestoreReport report = restart();
+	EXPECT_EQ(report.sessions, 1u);
+	expect_files_match("restarted");
+	EXPECT_TRUE(authority_->grant(again.grant_id));
+	EXPECT_FALSE(authority_->grant(w.grant_id));
+}
+
 // The journal's last record cut short (the daemon died writing it, so the
 // change was never acknowledged) is left out; a record changed anywhere,
 // or a record cut short that is not the last, is a precise error.
