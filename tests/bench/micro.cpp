@@ -18,15 +18,12 @@
 // bpffs BM_IssueGrant reports why and skips.
 #include "audit/provenance_log.h"
 #include "authority/authority.h"
-#include "authority/enforcer.h"
-#include "grantd.skel.h"
-#include "loader.h"
+#include "bench_support.h"
 #include "maps_writer.h"
 
 #include <grantd/policy.h>
 
 #include <benchmark/benchmark.h>
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -48,28 +45,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using grantd::policy::Right;
-
-class ScratchDir {
-public:
-	ScratchDir()
-	{
-		std::string pattern = (fs::temp_directory_path() / "grantd-bench-XXXXXX").string();
-		if (!::mkdtemp(pattern.data()))
-			throw std::runtime_error("mkdtemp failed");
-		path_ = pattern;
-	}
-	~ScratchDir()
-	{
-		std::error_code ignored;
-		fs::remove_all(path_, ignored);
-	}
-	ScratchDir(const ScratchDir&) = delete;
-	ScratchDir& operator=(const ScratchDir&) = delete;
-	std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-	fs::path path_;
-};
+using grantd::bench::MapsOnlyEnforcer;
+using grantd::bench::ScratchDir;
+using grantd::bench::ScratchMaps;
 
 // A profile whose envelope has `rules` grantable rules, one directory each,
 // and a few never rules, as a real profile would.
@@ -116,111 +94,6 @@ void BM_Evaluate(benchmark::State& state)
 	}
 }
 BENCHMARK(BM_Evaluate)->Arg(10)->Arg(100)->Arg(1000);
-
-// grantd's maps, created without any program, pinned where MapsWriter looks.
-class ScratchMaps {
-public:
-	ScratchMaps() : pin_dir_("/sys/fs/bpf/grantd-bench-" + std::to_string(::getpid()))
-	{
-		skel_ = grantd_bpf__open();
-		if (!skel_) {
-			error_ = "open grantd's BPF object: " + std::string(std::strerror(errno));
-			return;
-		}
-		bpf_program* prog;
-		bpf_object__for_each_program(prog, skel_->obj) bpf_program__set_autoload(prog, false);
-		if (grantd_bpf__load(skel_)) {
-			error_ = "create grantd's maps (needs root): " + std::string(std::strerror(errno));
-			return;
-		}
-		std::error_code ec;
-		fs::create_directories(pin_dir_ + "/maps", ec);
-		for (const std::string& name : grantd::map_names()) {
-			bpf_map* map = bpf_object__find_map_by_name(skel_->obj, name.c_str());
-			if (!map || bpf_map__pin(map, grantd::map_pin_path(pin_dir_, name).c_str())) {
-				error_ = "pin map " + name + " under " + pin_dir_ + " (needs bpffs): " + std::strerror(errno);
-				return;
-			}
-		}
-		grantd_config cfg{};
-		cfg.abi_version = GRANTD_ABI_VERSION;
-		__u32 zero = 0;
-		bpf_map__update_elem(skel_->maps.settings, &zero, sizeof zero, &cfg, sizeof cfg, BPF_ANY);
-		auto w = grantd::MapsWriter::open_pinned(pin_dir_);
-		if (!w) {
-			error_ = w.error().message;
-			return;
-		}
-		writer_ = std::make_unique<grantd::MapsWriter>(std::move(w.value()));
-	}
-	~ScratchMaps()
-	{
-		writer_.reset();
-		std::error_code ec;
-		fs::remove_all(pin_dir_, ec);
-		grantd_bpf__destroy(skel_);
-	}
-	grantd::MapsWriter* writer() { return writer_.get(); }
-	const std::string& error() const { return error_; }
-
-private:
-	std::string pin_dir_;
-	grantd_bpf* skel_ = nullptr;
-	std::unique_ptr<grantd::MapsWriter> writer_;
-	std::string error_;
-};
-
-// The real maps; cgroups are made up, since creating them is not the grant's cost.
-class MapsOnlyEnforcer final : public grantd::authority::Enforcer {
-public:
-	explicit MapsOnlyEnforcer(grantd::MapsWriter& maps) : maps_(maps) {}
-	grantd::Result<std::uint64_t> create_cgroup(const std::string&) override { return next_cgroup_++; }
-	grantd::Result<void> remove_cgroup(const std::string&) override { return {}; }
-	grantd::Result<void> add_session(std::uint64_t cgroup_id, std::uint32_t session_id, std::uint32_t flags) override
-	{
-		return maps_.add_session(cgroup_id, session_id, flags);
-	}
-	grantd::Result<void> set_session_flags(std::uint64_t cgroup_id, std::uint32_t flags) override
-	{
-		return maps_.set_session_flags(cgroup_id, flags);
-	}
-	grantd::Result<void> remove_session(std::uint64_t cgroup_id) override { return maps_.remove_session(cgroup_id); }
-	grantd::Result<void> remove_session(std::uint64_t cgroup_id, const grantd::SessionRules& rules) override
-	{
-		return maps_.remove_session(cgroup_id, rules);
-	}
-	grantd::Result<std::vector<std::pair<std::uint64_t, grantd_session>>> list_sessions() const override
-	{
-		return maps_.sessions();
-	}
-	grantd::Result<std::vector<grantd_file_key>> list_file_rules() const override { return maps_.file_rules(); }
-	grantd::Result<std::vector<std::pair<std::uint32_t, grantd::Endpoint>>> list_net_rules() const override
-	{
-		return maps_.net_rules();
-	}
-	grantd::Result<void> put_file_rule(std::uint32_t session_id, const grantd::ObjectId& object,
-					   const grantd_file_rule& rule) override
-	{
-		return maps_.put_file_rule(session_id, object, rule);
-	}
-	grantd::Result<void> remove_file_rule(std::uint32_t session_id, const grantd::ObjectId& object) override
-	{
-		return maps_.remove_file_rule(session_id, object);
-	}
-	grantd::Result<void> put_net_rule(std::uint32_t session_id, const grantd::Endpoint& endpoint,
-					  const grantd_net_rule& rule) override
-	{
-		return maps_.put_net_rule(session_id, endpoint, rule);
-	}
-	grantd::Result<void> remove_net_rule(std::uint32_t session_id, const grantd::Endpoint& endpoint) override
-	{
-		return maps_.remove_net_rule(session_id, endpoint);
-	}
-
-private:
-	grantd::MapsWriter& maps_;
-	std::uint64_t next_cgroup_ = 1u << 20;
-};
 
 // An authority over real maps, a workspace with `files` files under the
 // directory the last grantable rule names, and a provenance log.
