@@ -194,7 +194,7 @@ Result<void> Authority::sync(const std::vector<FileKey>& files, const std::vecto
 			keep(enforcer_->put_file_rule(k.session_id, object, to_file_rule(*rule)));
 		} else {
 			keep(enforcer_->remove_file_rule(k.session_id, object));
-			pins_.erase(k);
+			unpin(k);
 		}
 	}
 	for (const NetKey& k : nets) {
@@ -206,6 +206,37 @@ Result<void> Authority::sync(const std::vector<FileKey>& files, const std::vecto
 	return first;
 }
 
+void Authority::pin(const FileKey& k, UniqueFd& fd)
+{
+	if (!pinned_.insert(k).second)
+		return;
+	Pin& p = pins_[{k.dev, k.ino}];
+	if (!p.fd.valid())
+		p.fd = std::move(fd);
+	p.rules++;
+}
+
+void Authority::unpin(const FileKey& k)
+{
+	if (!pinned_.erase(k))
+		return;
+	auto it = pins_.find({k.dev, k.ino});
+	if (it != pins_.end() && --it->second.rules == 0)
+		pins_.erase(it);
+}
+
+void Authority::unpin_session(SessionId session)
+{
+	// FileKey orders by session first: the session's rules are one range.
+	auto it = pinned_.lower_bound(FileKey{session, 0, 0});
+	while (it != pinned_.end() && it->session_id == session) {
+		auto object = pins_.find({it->dev, it->ino});
+		if (object != pins_.end() && --object->second.rules == 0)
+			pins_.erase(object);
+		it = pinned_.erase(it);
+	}
+}
+
 Result<void> Authority::install(GrantState& grant, std::vector<Target>& targets)
 {
 	std::uint32_t rights = grant.info.rights.mask();
@@ -213,8 +244,7 @@ Result<void> Authority::install(GrantState& grant, std::vector<Target>& targets)
 	std::set<NetKey> nets;
 	for (Target& t : targets) {
 		if (t.is_file) {
-			if (!pins_.contains(t.file))
-				pins_.emplace(t.file, std::move(t.fd));
+			pin(t.file, t.fd);
 			for (const FileKey& k : files_.add(grant.info.id, t.file, file_index_mask(rights),
 							   grant.info.deadline_boot_ns))
 				files.insert(k);
@@ -357,7 +387,7 @@ Result<OpenedSession> Authority::open_session(const std::string& profile_name, c
 				(void)enforcer_->remove_net_rule(k.session_id, endpoint_of(k));
 			for (const FileKey& k : it->second.files)
 				if (!files_.contains(k))
-					pins_.erase(k);
+					unpin(k);
 			grants_.erase(it);
 		}
 		(void)enforcer_->remove_session(cgroup);
@@ -726,8 +756,7 @@ void Authority::drop_session_state(SessionId session)
 		nets_.remove(it->first);
 		it = grants_.erase(it);
 	}
-	for (auto it = pins_.begin(); it != pins_.end();)
-		it = it->first.session_id == session ? pins_.erase(it) : std::next(it);
+	unpin_session(session);
 	for (auto it = pending_.begin(); it != pending_.end();)
 		it = it->second.session == session ? pending_.erase(it) : std::next(it);
 }
@@ -805,8 +834,7 @@ Result<ClosedSession> Authority::close_one(SessionId session_id, const std::stri
 		files_.remove(id);
 		nets_.remove(id);
 	}
-	for (auto it = pins_.begin(); it != pins_.end();)
-		it = it->first.session_id == session_id ? pins_.erase(it) : std::next(it);
+	unpin_session(session_id);
 
 	// Unregistering first: from here its tasks are denied everything.
 	Result<void> unregistered = enforcer_->remove_session(s.cgroup_id, rules);
@@ -1221,8 +1249,7 @@ Result<RestoreReport> Authority::restore()
 			std::uint32_t mask = grant.info.rights.mask();
 			for (Target& t : targets) {
 				if (t.is_file) {
-					if (!pins_.contains(t.file))
-						pins_.emplace(t.file, std::move(t.fd));
+					pin(t.file, t.fd);
 					files_.add(id, t.file, file_index_mask(mask), grant.info.deadline_boot_ns);
 					grant.files.push_back(t.file);
 					grant.objects.push_back(t.object);
@@ -1260,8 +1287,12 @@ Result<RestoreReport> Authority::restore()
 			outcomes_.emplace(o.request, std::move(o));
 		}
 		// Pins of objects no kept grant names.
-		for (auto it = pins_.begin(); it != pins_.end();)
-			it = files_.contains(it->first) ? std::next(it) : pins_.erase(it);
+		std::vector<FileKey> unnamed;
+		for (const FileKey& k : pinned_)
+			if (!files_.contains(k))
+				unnamed.push_back(k);
+		for (const FileKey& k : unnamed)
+			unpin(k);
 	}
 	report.sessions = sessions_.size();
 	report.grants = grants_.size();

@@ -588,6 +588,25 @@ TEST_F(AuthorityTest, RuledObjectsStayOpenWhileARuleNamesThem)
 	(void)n;
 }
 
+// Sessions whose rules name the same object share its fd: 10,000 sessions
+// with the same baseline files hold one fd per file, not one per session.
+TEST_F(AuthorityTest, SessionsOnTheSameObjectShareItsFd)
+{
+	SessionId a = open();
+	std::size_t base = open_fds();
+	SessionId b = open();
+	EXPECT_EQ(open_fds(), base) << "the second session's baseline objects are already pinned";
+	ASSERT_TRUE(ask(a, {Right::write}, ws_ + "/src", 1min).grant_id);
+	EXPECT_EQ(open_fds(), base + 1);
+	ASSERT_TRUE(ask(b, {Right::write}, ws_ + "/src", 1min).grant_id);
+	EXPECT_EQ(open_fds(), base + 1) << "one fd per object, not per session";
+	ASSERT_TRUE(authority_->close_session(a, "done"));
+	EXPECT_EQ(open_fds(), base + 1) << "session b's rules still name it";
+	EXPECT_TRUE(rule_on(b, ws_ + "/src"));
+	ASSERT_TRUE(authority_->close_session(b, "done"));
+	EXPECT_LT(open_fds(), base) << "the last rule on an object closes its fd";
+}
+
 TEST_F(AuthorityTest, WorkspaceMustExistAndBeARealPath)
 {
 	auto missing = authority_->open_session("test-agent", ws_ + "/nope", "x", ::getuid(), policy::Mode::enforce);
