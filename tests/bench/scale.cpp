@@ -25,8 +25,8 @@
 //
 //   grantd_bench_scale [--sessions=N] [--rules=N] [--baseline-rules=N] [--grants=N] [--samples=N]
 //
-// Needs root (maps, pinning under /sys/fs/bpf, and raising RLIMIT_NOFILE:
-// the authority keeps an O_PATH fd open per session and object).
+// Needs root (maps, pinning under /sys/fs/bpf) and room for an fd per ruled
+// object (the authority's pins: --rules + --grants, whatever --sessions).
 #include "audit/provenance_log.h"
 #include "authority/authority.h"
 #include "bench_support.h"
@@ -266,10 +266,10 @@ void ensure_fds(long long needed)
 	if (lim.rlim_max != RLIM_INFINITY && static_cast<long long>(lim.rlim_max) < needed)
 		want.rlim_max = want.rlim_cur;
 	if (::setrlimit(RLIMIT_NOFILE, &want) != 0)
-		fail("the authority keeps an O_PATH fd open per session and object: " + std::to_string(needed) +
+		fail("the authority keeps an O_PATH fd open per ruled object: " + std::to_string(needed) +
 		     " fds needed, RLIMIT_NOFILE is " + std::to_string(lim.rlim_cur) + " (hard " +
 		     std::to_string(lim.rlim_max) + ") and raising it failed: " + std::strerror(errno) +
-		     ". Hint: run as root, or lower --sessions (fs.nr_open caps it for root)");
+		     ". Hint: run as root, or lower --rules and --grants");
 }
 
 class Run {
@@ -388,7 +388,9 @@ private:
 int run(const Options& o)
 {
 	const long long entries_needed = static_cast<long long>(o.sessions + 1) * o.rules + o.grants;
-	ensure_fds(entries_needed + 1024);
+	// One pin per object, whatever the number of sessions (an authority that
+	// pinned per session and object would fail here with EMFILE).
+	ensure_fds(o.rules + o.grants + 1024);
 	Run r(o);
 	const std::uint32_t max_file_rules = r.maps().max_entries("file_rules");
 	const std::uint32_t max_sessions = r.maps().max_entries("sessions");
