@@ -24,6 +24,11 @@
 // and 77 with BENCH-SKIP if the host cannot create the maps (no root or bpffs).
 //
 //   grantd_bench_scale [--sessions=N] [--rules=N] [--baseline-rules=N] [--grants=N] [--samples=N]
+//                      [--state=file|memory]
+//
+// --state=memory leaves AuthorityOptions::state_path empty (no state file):
+// the daemon never runs so, but it separates the state store's cost in time
+// and memory from the rest of the authority's.
 //
 // Needs root (maps, pinning under /sys/fs/bpf) and room for an fd per ruled
 // object (the authority's pins: --rules + --grants, whatever --sessions).
@@ -66,15 +71,17 @@ struct Options {
 	int baseline_rules = 10; // the baseline rules those files are split over
 	int grants = 1'000;
 	int samples = 5;
+	bool state_file = true; // --state=memory: AuthorityOptions::state_path left empty
 };
 
 const char kUsage[] = "usage: grantd_bench_scale [--sessions=N] [--rules=N] [--baseline-rules=N] [--grants=N] "
-		      "[--samples=N]\n"
+		      "[--samples=N] [--state=file|memory]\n"
 		      "  --sessions        sessions opened before measuring (default 10000)\n"
 		      "  --rules           baseline file rules per session (default 100)\n"
 		      "  --baseline-rules  baseline rules of the profile they are split over (default 10)\n"
 		      "  --grants          grants issued in the session whose close is timed (default 1000)\n"
-		      "  --samples         sessions opened at scale for the median (default 5)\n";
+		      "  --samples         sessions opened at scale for the median (default 5)\n"
+		      "  --state           file: a state file, as the daemon keeps (default); memory: none\n";
 
 bool parse_int(const std::string& text, int min, int& out)
 {
@@ -106,6 +113,10 @@ std::optional<Options> parse_options(int argc, char** argv)
 		if (a == "-h" || a == "--help") {
 			std::fputs(kUsage, stdout);
 			std::exit(0);
+		}
+		if (a == "--state=file" || a == "--state=memory") {
+			o.state_file = a == "--state=file";
+			continue;
 		}
 		bool known = false;
 		for (const Flag& f : flags) {
@@ -307,7 +318,8 @@ public:
 		log_ = std::make_unique<grantd::audit::ProvenanceLog>(std::move(log.value()));
 
 		grantd::authority::AuthorityOptions options;
-		options.state_path = dir_ / "state/state";
+		if (o.state_file)
+			options.state_path = dir_ / "state/state";
 		authority_ = std::make_unique<Authority>(
 			std::make_unique<grantd::bench::MapsOnlyEnforcer>(*maps_.writer()), "/bench/cgroup",
 			std::move(profiles.value()), *log_, std::move(options));
@@ -400,8 +412,9 @@ int run(const Options& o)
 		     std::to_string(o.sessions + 1));
 	std::printf("BENCH-HOST-CONFIG {\"sessions\":%d,\"rules\":%d,\"baseline_rules\":%d,\"grants\":%d,"
 		    "\"samples\":%d,\"max_file_rules\":%u,\"max_sessions\":%u,\"durability\":\"fdatasync\","
-		    "\"state_file\":true}\n",
-		    o.sessions, o.rules, o.baseline_rules, o.grants, o.samples, max_file_rules, max_sessions);
+		    "\"state_file\":%s}\n",
+		    o.sessions, o.rules, o.baseline_rules, o.grants, o.samples, max_file_rules, max_sessions,
+		    o.state_file ? "true" : "false");
 	std::fflush(stdout);
 
 	const Memory before = memory();
