@@ -620,7 +620,7 @@ void StateStore::forget()
 		::close(journal_fd_);
 	journal_fd_ = -1;
 	sessions_.clear();
-	grants_.clear();
+	grant_ids_.clear();
 	pending_.clear();
 	outcomes_.clear();
 }
@@ -658,7 +658,7 @@ Result<void> StateStore::rewrite(const State& state)
 	for (const auto& s : state.sessions)
 		sessions_.emplace(s.id, s);
 	for (const auto& g : state.grants)
-		grants_.emplace(g.info.id, g);
+		grant_ids_.insert(grant_ids_.end(), g.info.id);
 	for (const auto& p : state.pending)
 		pending_.emplace(p.id, p);
 	for (const auto& o : state.outcomes)
@@ -748,23 +748,23 @@ void StateStore::diff_grants(const StateView& state, State& change)
 	// from next_grant_ on (every saved one's id is below it). With them
 	// added, the saved grants are the authority's if they are as many.
 	state.grants_from(next_grant_, [&](const GrantInfo& info, const std::vector<ObjectId>& objects) {
-		auto [it, inserted] = grants_.insert_or_assign(info.id, StoredGrant{info, objects});
-		change.grants.push_back(it->second);
+		grant_ids_.insert(grant_ids_.end(), info.id);
+		change.grants.push_back(StoredGrant{info, objects});
 	});
-	if (state.grant_count == grants_.size())
+	if (state.grant_count == grant_ids_.size())
 		return;
 	// Some are gone: find which, walking both in id order.
-	auto it = grants_.begin();
+	auto it = grant_ids_.begin();
 	state.grants_from(0, [&](const GrantInfo& info, const std::vector<ObjectId>&) {
-		while (it != grants_.end() && it->first < info.id) {
-			change.removed_grants.push_back(it->first);
-			it = grants_.erase(it);
+		while (it != grant_ids_.end() && *it < info.id) {
+			change.removed_grants.push_back(*it);
+			it = grant_ids_.erase(it);
 		}
-		if (it != grants_.end() && it->first == info.id)
+		if (it != grant_ids_.end() && *it == info.id)
 			++it;
 	});
-	for (; it != grants_.end(); it = grants_.erase(it))
-		change.removed_grants.push_back(it->first);
+	for (; it != grant_ids_.end(); it = grant_ids_.erase(it))
+		change.removed_grants.push_back(*it);
 }
 
 Result<void> StateStore::save(const StateView& state)

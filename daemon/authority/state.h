@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -113,7 +114,7 @@ private:
 	RequestId next_request_ = 0;
 	std::string boot_id_;
 	std::map<SessionId, SessionInfo> sessions_;
-	std::map<GrantId, StoredGrant> grants_;
+	std::set<GrantId> grant_ids_; // grants are never changed once saved: their ids are enough
 	std::map<RequestId, PendingRequest> pending_;
 	std::map<RequestId, RequestOutcome> outcomes_;
 };
