@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <systemd/sd-bus.h>
@@ -555,8 +556,24 @@ int on_signal(sd_event_source* s, const signalfd_siginfo* si, void* ud)
 	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
+// The authority holds an O_PATH fd per object a rule names (so that its
+// inode number cannot be reused): the soft limit on open files, 1,024 by
+// default under systemd, goes up to the hard limit (524,288 by default).
+// grantd waits with epoll, never select(), so a high limit is safe.
+void raise_fd_limit()
+{
+	rlimit l{};
+	if (::getrlimit(RLIMIT_NOFILE, &l) == 0 && l.rlim_cur < l.rlim_max) {
+		l.rlim_cur = l.rlim_max;
+		if (::setrlimit(RLIMIT_NOFILE, &l) != 0)
+			log(std::string("Failed to raise the open-file limit to its hard limit: ") + std::strerror(errno) +
+			    " (the number of objects rules can name is limited to it)");
+	}
+}
+
 int run(Options& o)
 {
+	raise_fd_limit();
 	if (auto failure = grantd::probe_kernel({.bpffs = "/sys/fs/bpf"})) {
 		std::fprintf(stderr, "%s\n", grantd::describe(*failure).c_str());
 		return 1;
