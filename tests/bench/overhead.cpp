@@ -373,7 +373,6 @@ private:
 // --- Landlock, with our own definitions: the host's headers may predate net rules ---
 
 constexpr std::uint64_t LL_FS_EXECUTE = 1ull << 0;
-constexpr std::uint64_t LL_FS_WRITE_FILE = 1ull << 1;
 constexpr std::uint64_t LL_FS_READ_FILE = 1ull << 2;
 constexpr std::uint64_t LL_FS_READ_DIR = 1ull << 3;
 constexpr std::uint64_t LL_NET_BIND_TCP = 1ull << 0;
