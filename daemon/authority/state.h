@@ -18,7 +18,6 @@ namespace grantd::authority {
 struct StoredGrant {
 	GrantInfo info;
 	std::vector<ObjectId> objects; // per resource; zero for endpoints
-	bool operator==(const StoredGrant&) const = default;
 };
 
 struct State {
@@ -107,8 +106,9 @@ private:
 	std::uint64_t sequence_ = 0;
 	std::size_t journal_bytes_ = 0;
 	std::size_t snapshot_bytes_ = 0;
-	// What the files say now, by id (compared with the authority's to
-	// find what changed: a compare per entity, nothing packed).
+	// What the files say now: counters, and the sessions, pending requests
+	// and outcomes by id (each compared with the authority's per save);
+	// of the grants only the ids (a saved grant never changes).
 	SessionId next_session_ = 0;
 	GrantId next_grant_ = 0;
 	RequestId next_request_ = 0;
