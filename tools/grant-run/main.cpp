@@ -297,11 +297,21 @@ std::string channel_address(const std::string& channel)
 	return channel.starts_with("unix:") ? channel : "unix:path=" + channel;
 }
 
-// In the child: wait to be admitted, check, confine, exec. Never returns.
-[[noreturn]] void run_child(const Options& o, const Session& s, const std::string& expected_cgroup, int gate,
-			   const sigset_t& original_mask)
+// In the child: open /proc/self/cgroup, say so (ready), wait to be
+// admitted (gate), check, confine, exec. Never returns. The parent admits
+// the child only once it has said it is ready: an open after admission is
+// the session's to allow, and the profile need not name /proc.
+[[noreturn]] void run_child(const Options& o, const Session& s, const std::string& expected_cgroup, int ready,
+			   int gate, const sigset_t& original_mask)
 {
 	int proc_cgroup = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+	if (proc_cgroup < 0) {
+		std::fprintf(stderr, "grant-run: cannot open /proc/self/cgroup: %s\n", std::strerror(errno));
+		_exit(kExitRunFailed);
+	}
+	if (write(ready, "r", 1) != 1)
+		_exit(kExitRunFailed);
+	close(ready);
 	char go = 0;
 	ssize_t n;
 	do
@@ -310,7 +320,7 @@ std::string channel_address(const std::string& channel)
 	if (n != 1)
 		_exit(kExitRunFailed); // the parent could not admit us and said so
 	close(gate);
-	std::string own = proc_cgroup >= 0 ? own_cgroup(proc_cgroup) : std::string();
+	std::string own = own_cgroup(proc_cgroup);
 	if (own != expected_cgroup) {
 		std::fprintf(stderr, "grant-run: the command's process is in cgroup '%s', not in the session's %s; not running it\n",
 			     own.c_str(), s.cgroup.c_str());
@@ -434,8 +444,8 @@ int main(int argc, char** argv)
 	sigprocmask(SIG_BLOCK, &handled, &original);
 
 	std::string expected = expected_proc_cgroup(session->cgroup);
-	int gate[2];
-	if (pipe2(gate, O_CLOEXEC) != 0) {
+	int gate[2], ready[2];
+	if (pipe2(gate, O_CLOEXEC) != 0 || pipe2(ready, O_CLOEXEC) != 0) {
 		int err = errno;
 		close_session(client.value(), session->id, "grant-run failed to start the command");
 		return fail(std::string("pipe: ") + std::strerror(err));
@@ -448,14 +458,24 @@ int main(int argc, char** argv)
 	}
 	if (child == 0) {
 		close(gate[1]);
-		run_child(o, session.value(), expected, gate[0], original);
+		close(ready[0]);
+		run_child(o, session.value(), expected, ready[1], gate[0], original);
 	}
 	close(gate[0]);
+	close(ready[1]);
 
 	std::string admit_error;
+	char said = 0;
+	ssize_t got;
+	do
+		got = read(ready[0], &said, 1);
+	while (got < 0 && errno == EINTR);
+	close(ready[0]);
 	// glibc 2.36's <sys/pidfd.h> lacks C linkage for C++.
-	int pidfd = static_cast<int>(syscall(SYS_pidfd_open, child, 0));
-	if (pidfd < 0) {
+	int pidfd = got == 1 ? static_cast<int>(syscall(SYS_pidfd_open, child, 0)) : -1;
+	if (got != 1) {
+		admit_error = "the command's process exited before it could be admitted";
+	} else if (pidfd < 0) {
 		admit_error = std::string("pidfd_open: ") + std::strerror(errno);
 	} else {
 		auto admitted = client->manager("AdmitProcess", [&](sd_bus_message* m) {
