@@ -19,11 +19,7 @@ std::string join(const std::vector<Resource>& resources)
 	return out;
 }
 
-// A rule with its placeholders filled in for one session.
-struct Expanded {
-	const Rule* rule;
-	std::vector<Resource> resources;
-};
+using Expanded = Envelope::Expanded;
 
 template <class R>
 Result<std::vector<Expanded>> expand_rules(const std::vector<R>& rules, const Context& context)
@@ -127,25 +123,45 @@ std::string describe_remaining(Instant expires, Instant now)
 
 } // namespace
 
+Result<Envelope> Envelope::expand(const Profile& profile, const Context& context)
+{
+	auto ctx = detail::check_context(context);
+	if (!ctx)
+		return ctx.error();
+	auto named = [&](Result<std::vector<Expanded>> rules) -> Result<std::vector<Expanded>> {
+		if (!rules)
+			return rules.error().context("profile " + in_quotes(profile.name));
+		return rules;
+	};
+	auto never = named(expand_rules(profile.never, ctx.value()));
+	if (!never)
+		return never.error();
+	return Envelope(std::move(never.value()), named(expand_rules(profile.grantable, ctx.value())),
+			named(expand_rules(profile.baseline, ctx.value())));
+}
+
 Result<Decision> evaluate(const Profile& profile, const Request& request, const Context& context)
 {
 	if (auto valid = check_request(request); !valid)
 		return valid.error();
-	auto ctx = detail::check_context(context);
-	if (!ctx)
-		return ctx.error();
-	auto never = expand_rules(profile.never, ctx.value());
-	if (!never)
-		return never.error().context("profile " + in_quotes(profile.name));
-	if (auto denial = never_denial(never.value(), request))
-		return *denial;
+	auto envelope = Envelope::expand(profile, context);
+	if (!envelope)
+		return envelope.error();
+	return envelope->evaluate(request);
+}
 
-	auto grantable = expand_rules(profile.grantable, ctx.value());
-	if (!grantable)
-		return grantable.error().context("profile " + in_quotes(profile.name));
+Result<Decision> Envelope::evaluate(const Request& request) const
+{
+	if (auto valid = check_request(request); !valid)
+		return valid.error();
+	if (auto denial = never_denial(never_, request))
+		return *denial;
+	if (!grantable_)
+		return grantable_.error();
+
 	const GrantableRule* best = nullptr;
 	Duration best_ttl{0};
-	for (const Expanded& g : grantable.value()) {
+	for (const Expanded& g : grantable_.value()) {
 		const auto& rule = static_cast<const GrantableRule&>(*g.rule);
 		if (!rule.rights.covers(request.rights))
 			continue;
@@ -161,11 +177,10 @@ Result<Decision> evaluate(const Profile& profile, const Request& request, const 
 		}
 	}
 	if (!best) {
-		auto baseline = expand_rules(profile.baseline, ctx.value());
-		if (!baseline)
-			return baseline.error().context("profile " + in_quotes(profile.name));
+		if (!baseline_)
+			return baseline_.error();
 		return Decision{Verdict::deny, "", Duration::zero(), false,
-				outside_envelope(grantable.value(), baseline.value(), request)};
+				outside_envelope(grantable_.value(), baseline_.value(), request)};
 	}
 
 	Decision d;

@@ -451,7 +451,13 @@ Result<Decision> Authority::request(SessionId session_id, policy::Rights rights,
 	const policy::Profile& profile = pit->second;
 
 	policy::Request req{rights, std::move(resources), ttl, purpose};
-	auto evaluated = policy::evaluate(profile, req, s.context);
+	auto envelope = envelope_of(s, profile);
+	if (!envelope) {
+		Error e = envelope.error();
+		e.kind = ErrorKind::invalid_argument;
+		return e;
+	}
+	auto evaluated = envelope.value()->evaluate(req);
 	if (!evaluated) {
 		Error e = evaluated.error();
 		e.kind = ErrorKind::invalid_argument;
@@ -473,6 +479,7 @@ Result<Decision> Authority::request(SessionId session_id, policy::Rights rights,
 		d.verdict = policy::Verdict::deny;
 		d.reason = "session " + std::to_string(session_id) + " has reached its profile's max_duration";
 	}
+	std::optional<std::vector<Target>> targets;
 	if (d.verdict != policy::Verdict::deny) {
 		auto resolved = resolve(session_id, req.resources);
 		bool unix_bind = (rights.mask() & GRANTD_RIGHT_BIT(GRANTD_RIGHT_BIND)) &&
@@ -486,6 +493,8 @@ Result<Decision> Authority::request(SessionId session_id, policy::Rights rights,
 		if (!resolved) {
 			d.verdict = policy::Verdict::deny;
 			d.reason = resolved.error().message;
+		} else {
+			targets = std::move(resolved.value());
 		}
 	}
 
@@ -516,7 +525,8 @@ Result<Decision> Authority::request(SessionId session_id, policy::Rights rights,
 	}
 
 	std::vector<audit::Body> leading{request_record, evaluation()};
-	auto issued = issue(s, req, pd, d.request_id, std::move(leading), std::nullopt, 0, GRANTD_NO_DEADLINE);
+	auto issued = issue(s, req, pd, d.request_id, std::move(leading), std::nullopt, 0, GRANTD_NO_DEADLINE,
+			    std::move(targets));
 	if (!issued) {
 		(void)log_.append(std::vector<audit::Body>{request_record, evaluation()});
 		return issued.error();
@@ -526,15 +536,31 @@ Result<Decision> Authority::request(SessionId session_id, policy::Rights rights,
 	return d;
 }
 
+Result<const policy::Envelope*> Authority::envelope_of(const SessionInfo& s, const policy::Profile& profile)
+{
+	auto it = envelopes_.find(s.id);
+	if (it != envelopes_.end() && it->second.profile == s.profile && it->second.context == s.context)
+		return &it->second.envelope;
+	auto expanded = policy::Envelope::expand(profile, s.context);
+	if (!expanded)
+		return expanded.error();
+	if (it != envelopes_.end())
+		envelopes_.erase(it);
+	auto [placed, inserted] =
+		envelopes_.emplace(s.id, CachedEnvelope{s.profile, s.context, std::move(expanded.value())});
+	return &placed->second.envelope;
+}
+
 Result<Decision> Authority::issue(const SessionInfo& s, const policy::Request& request,
 				  const policy::Decision& decision, RequestId request_id,
 				  std::vector<audit::Body> leading_records, std::optional<std::uint32_t> approved_by,
-				  GrantId parent_grant, std::uint64_t deadline_cap)
+				  GrantId parent_grant, std::uint64_t deadline_cap,
+				  std::optional<std::vector<Target>> resolved)
 {
 	std::uint64_t now = boot_clock_();
 	if (now >= s.end_boot_ns)
 		return Error{"session " + std::to_string(s.id) + " has reached its profile's max_duration"};
-	auto targets = resolve(s.id, request.resources);
+	auto targets = resolved ? Result<std::vector<Target>>(std::move(*resolved)) : resolve(s.id, request.resources);
 	if (!targets)
 		return targets.error();
 	GrantState g;
@@ -745,22 +771,6 @@ Result<std::vector<GrantId>> Authority::sweep(std::uint64_t now_boot_ns)
 	return all;
 }
 
-void Authority::drop_session_state(SessionId session)
-{
-	for (auto it = grants_.begin(); it != grants_.end();) {
-		if (it->second.info.session != session) {
-			++it;
-			continue;
-		}
-		files_.remove(it->first);
-		nets_.remove(it->first);
-		it = grants_.erase(it);
-	}
-	unpin_session(session);
-	for (auto it = pending_.begin(); it != pending_.end();)
-		it = it->second.session == session ? pending_.erase(it) : std::next(it);
-}
-
 std::vector<SessionId> Authority::children_of(SessionId session) const
 {
 	std::vector<SessionId> out;
@@ -835,6 +845,7 @@ Result<ClosedSession> Authority::close_one(SessionId session_id, const std::stri
 		nets_.remove(id);
 	}
 	unpin_session(session_id);
+	envelopes_.erase(session_id);
 
 	// Unregistering first: from here its tasks are denied everything.
 	Result<void> unregistered = enforcer_->remove_session(s.cgroup_id, rules);

@@ -315,14 +315,19 @@ private:
 	Result<void> uninstall(const GrantState& grant);
 	Result<void> sync(const std::vector<FileKey>& files, const std::vector<NetKey>& nets);
 	// Installs, saves and records a grant (and the request's outcome).
+	// resolved: the request's resources as resolve() just gave them (else
+	// they are resolved here).
 	Result<Decision> issue(const SessionInfo& session, const policy::Request& request,
 			       const policy::Decision& decision, RequestId request_id,
 			       std::vector<audit::Body> leading_records, std::optional<std::uint32_t> approved_by,
-			       GrantId parent_grant, std::uint64_t deadline_cap);
+			       GrantId parent_grant, std::uint64_t deadline_cap,
+			       std::optional<std::vector<Target>> resolved = std::nullopt);
+	// The session's envelope, expanded on its first request and kept
+	// (profiles_ never changes; the entry is checked against the session).
+	Result<const policy::Envelope*> envelope_of(const SessionInfo& s, const policy::Profile& profile);
 	// Forgets the grants (state first, then the kernel rules).
 	Result<void> withdraw(const std::vector<GrantId>& ids, bool save);
 	audit::Grant grant_record(const GrantState& grant, const std::vector<Target>& targets) const;
-	void drop_session_state(SessionId session);
 	Result<ClosedSession> close_one(SessionId session, const std::string& reason);
 	// The grant and everything derived from it, parents first.
 	std::vector<GrantId> lineage(GrantId grant) const;
@@ -342,7 +347,8 @@ private:
 
 	std::unique_ptr<Enforcer> enforcer_;
 	std::string root_;
-	std::map<std::string, policy::Profile> profiles_;
+	// Constant: envelopes_ points into it.
+	const std::map<std::string, policy::Profile> profiles_;
 	audit::ProvenanceLog& log_;
 	std::function<std::uint64_t()> boot_clock_;
 	std::function<void(const Change&)> on_change_;
@@ -351,6 +357,12 @@ private:
 	std::size_t outcomes_kept_ = 1000;
 
 	std::map<SessionId, SessionInfo> sessions_;
+	struct CachedEnvelope {
+		std::string profile;
+		policy::Context context;
+		policy::Envelope envelope;
+	};
+	std::map<SessionId, CachedEnvelope> envelopes_;
 	std::map<GrantId, GrantState> grants_;
 	std::map<RequestId, PendingRequest> pending_;
 	std::map<RequestId, RequestOutcome> outcomes_;

@@ -215,6 +215,35 @@ struct Decision {
 // Baseline rules grant nothing here: they are live for the whole session.
 Result<Decision> evaluate(const Profile& profile, const Request& request, const Context& context);
 
+// A profile's rules with one session's placeholders filled in, made once so
+// that each request is only matched, not expanded again. It points into the
+// profile, which must outlive it unchanged.
+class Envelope {
+public:
+	// A rule's resources, concrete.
+	struct Expanded {
+		const Rule* rule;
+		std::vector<Resource> resources;
+	};
+	// Fails for a malformed context or one that leaves a placeholder of a
+	// never rule unset. The grantable and baseline rules' expansion errors
+	// are kept and returned by evaluate() where evaluate(profile, ...)
+	// would have met them.
+	static Result<Envelope> expand(const Profile& profile, const Context& context);
+	// The same decision, or error, as evaluate(profile, request, context).
+	Result<Decision> evaluate(const Request& request) const;
+
+private:
+	Envelope(std::vector<Expanded> never, Result<std::vector<Expanded>> grantable,
+		 Result<std::vector<Expanded>> baseline)
+		: never_(std::move(never)), grantable_(std::move(grantable)), baseline_(std::move(baseline))
+	{
+	}
+	std::vector<Expanded> never_;
+	Result<std::vector<Expanded>> grantable_;
+	Result<std::vector<Expanded>> baseline_;
+};
+
 struct BaselineEntry {
 	std::string rule;
 	Resource resource;

@@ -11,6 +11,25 @@ namespace {
 
 const Context context{"/home/u/ws", "/home/u", "u"};
 
+// evaluate(), checked against the same request through the session's
+// expanded Envelope (what the daemon uses): the same decision, or the same
+// error, both ways.
+grantd::Result<Decision> evaluate_both(const Profile& profile, const Request& r, const Context& c)
+{
+	auto direct = evaluate(profile, r, c);
+	auto envelope = Envelope::expand(profile, c);
+	grantd::Result<Decision> through = envelope ? envelope->evaluate(r) : grantd::Result<Decision>(envelope.error());
+	if (direct && through)
+		EXPECT_EQ(direct.value(), through.value());
+	else if (!direct && !through)
+		EXPECT_EQ(direct.error().message, through.error().message);
+	else
+		ADD_FAILURE() << "evaluate: " << (direct ? direct.value().reason : direct.error().message)
+			      << "; through the envelope: "
+			      << (through ? through.value().reason : through.error().message);
+	return direct;
+}
+
 Request request(Rights rights, std::initializer_list<std::string_view> resources, Duration ttl = 10min)
 {
 	Request r{rights, {}, ttl, "fix the parser"};
@@ -31,7 +50,7 @@ protected:
 
 	static Decision decide(const Request& r, const Context& c = context)
 	{
-		auto d = evaluate(*profile_, r, c);
+		auto d = evaluate_both(*profile_, r, c);
 		EXPECT_TRUE(d) << d.error().message;
 		return d ? d.value() : Decision{Verdict::deny, "", 0s, false, "error: " + d.error().message};
 	}
@@ -160,7 +179,7 @@ TEST_F(CodingAgent, SaysWhenTheBaselineAlreadyGivesIt)
 TEST_F(CodingAgent, RejectsMalformedRequests)
 {
 	auto error_of = [](const Request& r, const Context& c = context) {
-		auto d = evaluate(*profile_, r, c);
+		auto d = evaluate_both(*profile_, r, c);
 		return d ? std::string("decided: ") + d.value().reason : d.error().message;
 	};
 	EXPECT_EQ(error_of(request({}, {"/home/u/ws/src"})), "the request names no rights");
@@ -231,13 +250,13 @@ TEST(Evaluate, PrefersAutomaticRulesThenTheLongestTtlThenFileOrder)
 				   "max_ttl = \"1h\"\napproval = \"auto\"\n"
 				   "[[grantable]]\nname = \"long-too\"\nrights = [\"write\", \"create\"]\n"
 				   "paths = [\"/srv/a/b\"]\nmax_ttl = \"1h\"\napproval = \"auto\"\n");
-	auto d = evaluate(p, request({Right::write}, {"/srv/a/b/c"}, 2h), {}).value();
+	auto d = evaluate_both(p, request({Right::write}, {"/srv/a/b/c"}, 2h), {}).value();
 	EXPECT_EQ(d.verdict, Verdict::issue);
 	EXPECT_EQ(d.rule, "long");
 	EXPECT_EQ(d.ttl, 1h);
-	d = evaluate(p, request({Right::write}, {"/srv/a/x"}, 2h), {}).value();
+	d = evaluate_both(p, request({Right::write}, {"/srv/a/x"}, 2h), {}).value();
 	EXPECT_EQ(d.rule, "short");
-	d = evaluate(p, request({Right::write}, {"/srv/x"}, 2h), {}).value();
+	d = evaluate_both(p, request({Right::write}, {"/srv/x"}, 2h), {}).value();
 	EXPECT_EQ(d.verdict, Verdict::pending);
 	EXPECT_EQ(d.rule, "wide-approved");
 	EXPECT_EQ(d.ttl, 2h);
@@ -250,16 +269,16 @@ TEST(Evaluate, MatchesEndpointsByPrefixAndPortAndHonoursNeverRanges)
 				   "endpoints = [\"tcp:10.0.0.0/8:any\", \"udp:[2001:db8::/32]:53\"]\n"
 				   "max_ttl = \"1h\"\napproval = \"auto\"\n"
 				   "[[never]]\nname = \"metadata\"\nendpoints = [\"tcp:10.0.0.254:any\"]\n");
-	EXPECT_EQ(evaluate(p, request({Right::connect}, {"tcp:10.1.2.3:443"}), {}).value().verdict, Verdict::issue);
-	EXPECT_EQ(evaluate(p, request({Right::connect}, {"udp:[2001:db8::53]:53"}), {}).value().verdict, Verdict::issue);
-	auto d = evaluate(p, request({Right::connect}, {"udp:[2001:db8::53]:5353"}), {}).value();
+	EXPECT_EQ(evaluate_both(p, request({Right::connect}, {"tcp:10.1.2.3:443"}), {}).value().verdict, Verdict::issue);
+	EXPECT_EQ(evaluate_both(p, request({Right::connect}, {"udp:[2001:db8::53]:53"}), {}).value().verdict, Verdict::issue);
+	auto d = evaluate_both(p, request({Right::connect}, {"udp:[2001:db8::53]:5353"}), {}).value();
 	EXPECT_EQ(d.reason, "outside the envelope: no grantable rule gives connect on udp:[2001:db8::53]:5353");
-	d = evaluate(p, request({Right::connect}, {"tcp:10.0.0.254:80"}), {}).value();
+	d = evaluate_both(p, request({Right::connect}, {"tcp:10.0.0.254:80"}), {}).value();
 	EXPECT_EQ(d.reason, "never rule \"metadata\" forbids connect on tcp:10.0.0.254:80");
-	d = evaluate(p, request({Right::connect}, {"tcp:10.0.0.0/24:any"}), {}).value();
+	d = evaluate_both(p, request({Right::connect}, {"tcp:10.0.0.0/24:any"}), {}).value();
 	EXPECT_EQ(d.reason, "connect on tcp:10.0.0.0/24:any would also cover tcp:10.0.0.254:any, which never rule "
 			    "\"metadata\" forbids");
-	d = evaluate(p, request({Right::connect}, {"tcp:10.0.0.0/24:443"}), {}).value();
+	d = evaluate_both(p, request({Right::connect}, {"tcp:10.0.0.0/24:443"}), {}).value();
 	EXPECT_EQ(d.reason, "connect on tcp:10.0.0.0/24:443 overlaps tcp:10.0.0.254:any, which never rule \"metadata\" "
 			    "forbids");
 }
@@ -268,11 +287,11 @@ TEST(Evaluate, FillsInTheUserPlaceholder)
 {
 	Profile p = inline_profile("[[grantable]]\nname = \"own-logs\"\nrights = [\"read\"]\n"
 				   "paths = [\"/srv/logs/{user}\"]\nmax_ttl = \"1h\"\napproval = \"auto\"\n");
-	EXPECT_EQ(evaluate(p, request({Right::read}, {"/srv/logs/u/app.log"}), context).value().verdict, Verdict::issue);
-	EXPECT_EQ(evaluate(p, request({Right::read}, {"/srv/logs/v/app.log"}), context).value().verdict, Verdict::deny);
-	EXPECT_EQ(evaluate(p, request({Right::read}, {"/srv/logs/u"}), Context{"/w", "/h", ""}).error().message,
+	EXPECT_EQ(evaluate_both(p, request({Right::read}, {"/srv/logs/u/app.log"}), context).value().verdict, Verdict::issue);
+	EXPECT_EQ(evaluate_both(p, request({Right::read}, {"/srv/logs/v/app.log"}), context).value().verdict, Verdict::deny);
+	EXPECT_EQ(evaluate_both(p, request({Right::read}, {"/srv/logs/u"}), Context{"/w", "/h", ""}).error().message,
 		  "profile \"t\": rule \"own-logs\": {user} is not set for this session");
-	EXPECT_EQ(evaluate(p, request({Right::read}, {"/srv/logs/u"}), Context{"/w", "/h", ".."}).error().message,
+	EXPECT_EQ(evaluate_both(p, request({Right::read}, {"/srv/logs/u"}), Context{"/w", "/h", ".."}).error().message,
 		  "context user \"..\" is not a single path component");
 }
 
@@ -283,13 +302,34 @@ TEST(Evaluate, ExpandsPlaceholdersIntoCanonicalPaths)
 				   "[[grantable]]\nname = \"app-socket\"\nrights = [\"connect\"]\n"
 				   "endpoints = [\"unix:{workspace}/run/app.sock\"]\nmax_ttl = \"1h\"\napproval = \"auto\"\n");
 	// A workspace of "/" must not produce "//src", nor a sloppy one a mismatch.
-	EXPECT_EQ(evaluate(p, request({Right::write}, {"/src/x"}), Context{"/", "/h", "u"}).value().rule, "src");
-	EXPECT_EQ(evaluate(p, request({Right::write}, {"/srv/ws/src/x"}), Context{"/srv//ws/", "/h", "u"}).value().rule,
+	EXPECT_EQ(evaluate_both(p, request({Right::write}, {"/src/x"}), Context{"/", "/h", "u"}).value().rule, "src");
+	EXPECT_EQ(evaluate_both(p, request({Right::write}, {"/srv/ws/src/x"}), Context{"/srv//ws/", "/h", "u"}).value().rule,
 		  "src");
-	auto d = evaluate(p, request({Right::connect}, {"unix:/srv/ws/run/app.sock"}), Context{"/srv/ws", "/h", "u"});
+	auto d = evaluate_both(p, request({Right::connect}, {"unix:/srv/ws/run/app.sock"}), Context{"/srv/ws", "/h", "u"});
 	EXPECT_EQ(d.value().verdict, Verdict::issue);
 	EXPECT_EQ(d.value().rule, "app-socket");
 	// A socket is not the path rule's business, nor a path the socket rule's.
-	d = evaluate(p, request({Right::write}, {"/srv/ws/run/app.sock"}), Context{"/srv/ws", "/h", "u"});
+	d = evaluate_both(p, request({Right::write}, {"/srv/ws/run/app.sock"}), Context{"/srv/ws", "/h", "u"});
 	EXPECT_EQ(d.value().verdict, Verdict::deny);
+}
+
+TEST(Evaluate, MeetsAnUnsetPlaceholderOnlyInTheRulesItReads)
+{
+	// {home} only in the baseline: a request a grantable rule covers is
+	// decided without it; one outside the envelope needs the baseline (to
+	// say whether it already gives it) and fails.
+	Profile p = inline_profile("[[baseline]]\nname = \"cache\"\nrights = [\"read\"]\npaths = [\"{home}/.cache\"]\n"
+				   "[[grantable]]\nname = \"src\"\nrights = [\"write\"]\npaths = [\"{workspace}/src\"]\n"
+				   "max_ttl = \"1h\"\napproval = \"auto\"\n");
+	Context no_home{"/w", "", "u"};
+	EXPECT_EQ(evaluate_both(p, request({Right::write}, {"/w/src/x"}), no_home).value().verdict, Verdict::issue);
+	auto outside = evaluate_both(p, request({Right::write}, {"/w/README"}), no_home);
+	ASSERT_FALSE(outside);
+	EXPECT_EQ(outside.error().message, "profile \"t\": rule \"cache\": {home} is not set for this session");
+	// One envelope decides many requests.
+	auto envelope = Envelope::expand(p, context);
+	ASSERT_TRUE(envelope) << envelope.error().message;
+	EXPECT_EQ(envelope->evaluate(request({Right::write}, {"/home/u/ws/src/a.c"})).value().verdict, Verdict::issue);
+	EXPECT_EQ(envelope->evaluate(request({Right::write}, {"/home/u/ws/b.c"})).value().verdict, Verdict::deny);
+	EXPECT_EQ(envelope->evaluate(request({}, {"/home/u/ws/src/a.c"})).error().message, "the request names no rights");
 }
