@@ -773,13 +773,12 @@ int run(Options& o)
 	// decisions delivered with it, so that a gap in the record is stated.
 	// Losses from before this start are in the count seen here.
 	auto lost_total = [&maps]() -> grantd::Result<std::uint64_t> {
+		auto all = maps->all_counters();
+		if (!all)
+			return all.error();
 		std::uint64_t sum = 0;
-		for (int hook = 0; hook < GRANTD_NR_HOOKS; hook++) {
-			auto c = maps->counters(static_cast<grantd_hook>(hook));
-			if (!c)
-				return c.error();
-			sum += c->lost_events;
-		}
+		for (const grantd_counter& c : all.value())
+			sum += c.lost_events;
 		return sum;
 	};
 	auto lost_at_start = lost_total();

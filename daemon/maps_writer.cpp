@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -578,20 +579,62 @@ Result<std::vector<grantd_file_key>> MapsWriter::sweep_expired(std::uint64_t now
 	return expired;
 }
 
+namespace {
+
+grantd_counter sum_cpus(const grantd_counter* per_cpu, unsigned cpus)
+{
+	grantd_counter sum{};
+	for (unsigned i = 0; i < cpus; i++) {
+		sum.allow += per_cpu[i].allow;
+		sum.deny += per_cpu[i].deny;
+		sum.lost_events += per_cpu[i].lost_events;
+		sum.rate_limited += per_cpu[i].rate_limited;
+	}
+	return sum;
+}
+
+} // namespace
+
 Result<grantd_counter> MapsWriter::counters(grantd_hook hook) const
 {
 	std::vector<grantd_counter> per_cpu(possible_cpus());
 	__u32 key = hook;
 	if (bpf_map_lookup_elem(counters_.get(), &key, per_cpu.data()) != 0)
 		return Error::from_errno("read counters");
-	grantd_counter sum{};
-	for (const auto& c : per_cpu) {
-		sum.allow += c.allow;
-		sum.deny += c.deny;
-		sum.lost_events += c.lost_events;
-		sum.rate_limited += c.rate_limited;
+	return sum_cpus(per_cpu.data(), possible_cpus());
+}
+
+Result<std::vector<grantd_counter>> MapsWriter::all_counters() const
+{
+	unsigned cpus = possible_cpus();
+	std::vector<__u32> keys(GRANTD_NR_HOOKS);
+	std::vector<grantd_counter> values(static_cast<std::size_t>(GRANTD_NR_HOOKS) * cpus);
+	__u32 next = 0;
+	__u32 count = GRANTD_NR_HOOKS;
+	std::vector<grantd_counter> out;
+	// The whole array in one call: it ends with ENOENT (no more keys) or,
+	// where the batch fits exactly, 0.
+	int r = bpf_map_lookup_batch(counters_.get(), nullptr, &next, keys.data(), values.data(), &count, nullptr);
+	if ((r == 0 || errno == ENOENT) && count == GRANTD_NR_HOOKS) {
+		out.resize(GRANTD_NR_HOOKS);
+		for (__u32 i = 0; i < count; i++) {
+			if (keys[i] >= GRANTD_NR_HOOKS)
+				return Error{"read counters: the batch returned hook " + std::to_string(keys[i])};
+			out[keys[i]] = sum_cpus(&values[static_cast<std::size_t>(i) * cpus], cpus);
+		}
+		return out;
 	}
-	return sum;
+	if (r != 0 && errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP && errno != ENOENT)
+		return Error::from_errno("read counters");
+	// No batch operation on this kernel's array maps (or a short batch).
+	out.clear();
+	for (int hook = 0; hook < GRANTD_NR_HOOKS; hook++) {
+		auto c = counters(static_cast<grantd_hook>(hook));
+		if (!c)
+			return c.error();
+		out.push_back(c.value());
+	}
+	return out;
 }
 
 } // namespace grantd

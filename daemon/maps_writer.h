@@ -113,6 +113,9 @@ public:
 
 	// Per-hook counters summed over CPUs.
 	Result<grantd_counter> counters(grantd_hook hook) const;
+	// Every hook's, indexed by grantd_hook: one syscall (a batch lookup)
+	// where the kernel has it, one per hook where it has not.
+	Result<std::vector<grantd_counter>> all_counters() const;
 
 	int events_fd() const { return events_.get(); }
 

@@ -143,6 +143,30 @@ TEST_F(Enforcement, NoRuleDeniesEveryOpen)
 	EXPECT_NE(daemon_->log().find("reason=no-rule"), std::string::npos);
 }
 
+// The daemon reads every hook's counters at once (a batch lookup) after each
+// wakeup for events: the same figures as reading each hook's own.
+TEST_F(Enforcement, AllCountersInOneReadAreEachHooksOwn)
+{
+	Session s(*maps_, kRoot, next_session_id());
+	std::string file = kFiles + "/ws/README";
+	ASSERT_EQ(in_cgroup(s.cgroup(), [&] { return try_open(file, O_RDONLY); }), EACCES);
+	ASSERT_EQ(in_cgroup(s.cgroup(), [&] { return ::mkdir((kFiles + "/ws/new-dir").c_str(), 0755) == 0 ? 0 : errno; }), EACCES);
+	auto all = maps_->all_counters();
+	ASSERT_TRUE(all) << all.error().message;
+	ASSERT_EQ(all->size(), static_cast<std::size_t>(GRANTD_NR_HOOKS));
+	for (int hook = 0; hook < GRANTD_NR_HOOKS; hook++) {
+		auto one = maps_->counters(static_cast<grantd_hook>(hook));
+		ASSERT_TRUE(one) << one.error().message;
+		const grantd_counter& c = (*all)[static_cast<std::size_t>(hook)];
+		EXPECT_EQ(c.allow, one->allow) << "hook " << hook;
+		EXPECT_EQ(c.deny, one->deny) << "hook " << hook;
+		EXPECT_EQ(c.lost_events, one->lost_events) << "hook " << hook;
+		EXPECT_EQ(c.rate_limited, one->rate_limited) << "hook " << hook;
+	}
+	EXPECT_GE((*all)[GRANTD_HOOK_FILE_OPEN].deny, 1u);
+	EXPECT_GE((*all)[GRANTD_HOOK_PATH_MKDIR].deny, 1u);
+}
+
 // (b)
 TEST_F(Enforcement, ReadRuleOnAncestorAllowsReadButNotWrite)
 {

@@ -79,17 +79,18 @@ Counters read_counters(const std::string& pin_dir)
 		c.error = maps.error().message;
 		return c;
 	}
+	auto all = maps->all_counters();
+	if (!all) {
+		c.error = all.error().message;
+		return c;
+	}
 	for (std::uint16_t hook = 0; hook < GRANTD_NR_HOOKS; hook++) {
-		auto value = maps->counters(static_cast<grantd_hook>(hook));
-		if (!value) {
-			c.error = value.error().message;
-			return c;
-		}
-		c.hooks.emplace_back(hook_name(hook), value.value());
-		c.total.allow += value->allow;
-		c.total.deny += value->deny;
-		c.total.lost_events += value->lost_events;
-		c.total.rate_limited += value->rate_limited;
+		const grantd_counter& value = (*all)[hook];
+		c.hooks.emplace_back(hook_name(hook), value);
+		c.total.allow += value.allow;
+		c.total.deny += value.deny;
+		c.total.lost_events += value.lost_events;
+		c.total.rate_limited += value.rate_limited;
 	}
 	return c;
 }
