@@ -417,15 +417,18 @@ Result<OpenedSession> Authority::open_session(const std::string& profile_name, c
 	}
 	SessionId id = s.id;
 	sessions_.emplace(id, std::move(s));
+	touched(id);
 	// Maps first, then the state: a crash in between leaves kernel entries
 	// the state does not know, which restore() removes.
 	if (auto saved = save_state(); !saved) {
 		sessions_.erase(id);
+		touched(id);
 		undo();
 		return saved.error();
 	}
 	if (auto appended = log_.append(std::move(records)); !appended) {
 		sessions_.erase(id);
+		touched(id);
 		undo();
 		(void)save_state();
 		return appended.error().context("recording session");
@@ -833,8 +836,10 @@ Result<ClosedSession> Authority::close_one(SessionId session_id, const std::stri
 			++it;
 		}
 	sessions_.erase(sit);
+	touched(session_id);
 	if (auto saved = save_state(); !saved) {
 		sessions_.emplace(session_id, s);
+		touched(session_id);
 		for (auto& [id, g] : saved_grants)
 			grants_.emplace(id, std::move(g));
 		pending_.merge(saved_pending);
@@ -907,12 +912,14 @@ Result<void> Authority::set_mode(SessionId session_id, policy::Mode mode, std::u
 	auto revert = [&] {
 		for (auto [id, m] : before) {
 			sessions_.at(id).mode = m;
+			touched(id);
 			(void)enforcer_->set_session_flags(sessions_.at(id).cgroup_id, session_flags(sessions_.at(id)));
 		}
 	};
 	for (auto [id, m] : before) {
 		SessionInfo& x = sessions_.at(id);
 		x.mode = mode;
+		touched(id);
 		if (auto set = enforcer_->set_session_flags(x.cgroup_id, session_flags(x)); !set) {
 			revert();
 			return set.error().context("setting the mode of session " + std::to_string(id));
@@ -971,10 +978,12 @@ Result<GrantId> Authority::add_channel(SessionId session_id, const std::string& 
 		return done.error();
 	}
 	sit->second.channel = path.value();
+	touched(session_id);
 	auto roll_back = [&] {
 		(void)uninstall(grants_.at(id));
 		grants_.erase(id);
 		sessions_.at(session_id).channel.clear();
+		touched(session_id);
 	};
 	if (auto saved = save_state(); !saved) {
 		roll_back();
@@ -1048,8 +1057,10 @@ Result<OpenedSession> Authority::derive_session(SessionId parent_id, const std::
 	std::uint64_t cg = s.cgroup_id;
 	std::string path = s.cgroup;
 	sessions_.emplace(id, std::move(s));
+	touched(id);
 	auto undo = [&] {
 		sessions_.erase(id);
+		touched(id);
 		(void)enforcer_->remove_session(cg);
 		(void)enforcer_->remove_cgroup(path);
 	};
@@ -1180,9 +1191,11 @@ Result<void> Authority::save_state()
 				     visit(it->second.info, it->second.objects);
 		     },
 		     pending_,
-		     outcomes_};
+		     outcomes_,
+		     &touched_sessions_};
 	if (auto written = store_->save(st); !written)
 		return written.error().context("saving state to " + state_path_);
+	touched_sessions_.clear();
 	return {};
 }
 
@@ -1217,6 +1230,7 @@ Result<RestoreReport> Authority::restore()
 		}
 		for (SessionInfo& s : st.sessions) {
 			next_session_ = std::max(next_session_, s.id + 1);
+			touched(s.id);
 			sessions_.emplace(s.id, std::move(s));
 		}
 		for (StoredGrant& sg : st.grants) {

@@ -357,6 +357,11 @@ private:
 	std::size_t outcomes_kept_ = 1000;
 
 	std::map<SessionId, SessionInfo> sessions_;
+	// Sessions added, removed or changed since the last successful save:
+	// the state store compares only these (touched() at every change of
+	// sessions_), not every session per save.
+	std::set<SessionId> touched_sessions_;
+	void touched(SessionId id) { touched_sessions_.insert(id); }
 	struct CachedEnvelope {
 		std::string profile;
 		policy::Context context;

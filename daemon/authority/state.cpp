@@ -767,6 +767,25 @@ void StateStore::diff_grants(const StateView& state, State& change)
 		change.removed_grants.push_back(*it);
 }
 
+void StateStore::diff_sessions(const StateView& state, State& change)
+{
+	for (SessionId id : *state.touched_sessions) {
+		auto now = state.sessions.find(id);
+		auto saved = sessions_.find(id);
+		if (now == state.sessions.end()) {
+			if (saved != sessions_.end()) {
+				change.removed_sessions.push_back(id);
+				sessions_.erase(saved);
+			}
+		} else if (saved == sessions_.end()) {
+			change.sessions.push_back(sessions_.emplace(id, now->second).first->second);
+		} else if (!(saved->second == now->second)) {
+			saved->second = now->second;
+			change.sessions.push_back(saved->second);
+		}
+	}
+}
+
 Result<void> StateStore::save(const StateView& state)
 {
 	if (journal_fd_ < 0 || journal_bytes_ > std::max<std::size_t>(64 * 1024, 2 * snapshot_bytes_))
@@ -781,7 +800,10 @@ Result<void> StateStore::save(const StateView& state)
 	auto second = [](const auto& entry) -> const auto& { return entry.second; };
 	auto first = [](const auto& entry) { return entry.first; };
 	auto equal_second = [](const auto& saved, const auto& entry) { return saved == entry.second; };
-	diff(sessions_, state.sessions, first, equal_second, second, change.sessions, change.removed_sessions);
+	if (state.touched_sessions)
+		diff_sessions(state, change);
+	else
+		diff(sessions_, state.sessions, first, equal_second, second, change.sessions, change.removed_sessions);
 	diff_grants(state, change);
 	diff(pending_, state.pending, first, equal_second, second, change.pending, change.removed_pending);
 	diff(outcomes_, state.outcomes, first, equal_second, second, change.outcomes, change.removed_outcomes);

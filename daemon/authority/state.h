@@ -52,6 +52,9 @@ struct StateView {
 	std::function<void(GrantId from, const GrantVisitor&)> grants_from;
 	const std::map<RequestId, PendingRequest>& pending;
 	const std::map<RequestId, RequestOutcome>& outcomes;
+	// The sessions added, removed or changed since the last save that
+	// succeeded; nullptr: any may have (every session is compared).
+	const std::set<SessionId>* touched_sessions = nullptr;
 };
 
 // /proc/sys/kernel/random/boot_id, or "" if unreadable.
@@ -96,6 +99,8 @@ public:
 
 private:
 	Result<void> rewrite(const State& state);
+	// The touched sessions only (state.touched_sessions).
+	void diff_sessions(const StateView& state, State& change);
 	void diff_grants(const StateView& state, State& change);
 	Result<void> append(const State& change);
 	void forget();
@@ -107,8 +112,9 @@ private:
 	std::size_t journal_bytes_ = 0;
 	std::size_t snapshot_bytes_ = 0;
 	// What the files say now: counters, and the sessions, pending requests
-	// and outcomes by id (each compared with the authority's per save);
-	// of the grants only the ids (a saved grant never changes).
+	// and outcomes by id (compared with the authority's per save: the
+	// sessions only where it says it touched them); of the grants only the
+	// ids (a saved grant never changes).
 	SessionId next_session_ = 0;
 	GrantId next_grant_ = 0;
 	RequestId next_request_ = 0;

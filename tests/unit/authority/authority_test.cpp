@@ -1276,6 +1276,16 @@ TEST_F(AuthorityTest, StateReadBackIsTheAuthorityAfterEveryChange)
 	Decision short_lived = ask(b, {Right::write}, ws_ + "/src/parser", 1min);
 	ASSERT_NE(short_lived.grant_id, 0u);
 	expect_files_match("b opened, one issued");
+	// Changes to a session in place (the store compares only the sessions
+	// the authority says it touched).
+	std::string sock = dir_ + "/bus";
+	make_socket_file(sock);
+	ASSERT_TRUE(authority_->add_channel(b, sock));
+	expect_files_match("b has a channel");
+	ASSERT_TRUE(authority_->set_mode(b, policy::Mode::permissive, 0));
+	expect_files_match("b permissive");
+	ASSERT_TRUE(authority_->set_mode(b, policy::Mode::enforce, 0));
+	expect_files_match("b enforcing again");
 	ASSERT_TRUE(authority_->revoke(c.grant_id, 0, "test"));
 	expect_files_match("one revoked");
 	ASSERT_TRUE(authority_->sweep(now_ + 2 * 60 * kSecond));
