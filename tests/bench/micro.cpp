@@ -73,17 +73,47 @@ grantd::policy::Profile make_profile(int rules)
 }
 
 // The request matches the last rule: the evaluator looks at every rule.
-void BM_Evaluate(benchmark::State& state)
+// BM_Evaluate fills in the session's placeholders on every request (the
+// one-call policy::evaluate); BM_EvaluateEnvelope matches against the
+// envelope expanded once, as the daemon does for each session.
+grantd::policy::Request evaluate_request(int rules)
 {
-	int rules = static_cast<int>(state.range(0));
-	auto profile = make_profile(rules);
-	grantd::policy::Context context{"/srv/ws", "/home/agent", "agent"};
 	grantd::policy::Request request;
 	request.rights = {Right::read, Right::write};
 	request.resources.push_back({grantd::policy::ResourceKind::path,
 				     "/srv/ws/d" + std::to_string(rules - 1) + "/src/parser/lexer.c", {}, 0});
 	request.ttl = 10min;
 	request.purpose = "fix the parser";
+	return request;
+}
+
+void BM_EvaluateEnvelope(benchmark::State& state)
+{
+	int rules = static_cast<int>(state.range(0));
+	auto profile = make_profile(rules);
+	auto envelope = grantd::policy::Envelope::expand(profile, {"/srv/ws", "/home/agent", "agent"});
+	if (!envelope) {
+		state.SkipWithError(envelope.error().message.c_str());
+		return;
+	}
+	auto request = evaluate_request(rules);
+	for (auto _ : state) {
+		auto d = envelope->evaluate(request);
+		if (!d || d->verdict != grantd::policy::Verdict::issue) {
+			state.SkipWithError("request not issued");
+			break;
+		}
+		benchmark::DoNotOptimize(d);
+	}
+}
+BENCHMARK(BM_EvaluateEnvelope)->Arg(10)->Arg(100)->Arg(1000);
+
+void BM_Evaluate(benchmark::State& state)
+{
+	int rules = static_cast<int>(state.range(0));
+	auto profile = make_profile(rules);
+	grantd::policy::Context context{"/srv/ws", "/home/agent", "agent"};
+	auto request = evaluate_request(rules);
 	for (auto _ : state) {
 		auto d = grantd::policy::evaluate(profile, request, context);
 		if (!d || d->verdict != grantd::policy::Verdict::issue) {
