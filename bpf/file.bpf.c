@@ -99,14 +99,14 @@ static __always_inline bool stacked_internal(void)
 SEC("lsm/file_open")
 int BPF_PROG(grantd_file_open, struct file *file, int ret)
 {
-	struct decision d = {};
 	struct subject s;
 
 	if (ret)
 		return ret;
 	if (!governed(&s) || backing_file(file) || stacked_internal())
 		return 0;
-	d.requested = rights_of_mode(file->f_mode, file->f_flags);
+	struct decision d = { .requested = rights_of_mode(file->f_mode, file->f_flags) };
+
 	describe(&d, file->f_path.dentry);
 	if ((d.requested & RIGHT(WRITE)) && protected_fs(file->f_path.dentry))
 		d.reason = GRANTD_REASON_PROTECTED;
@@ -119,11 +119,11 @@ int BPF_PROG(grantd_file_open, struct file *file, int ret)
 static __always_inline int check_one(__u16 hook, __u32 requested, struct dentry *dentry,
 				     struct vfsmount *mnt, struct dentry *named)
 {
-	struct decision d = { .requested = requested };
 	struct subject s;
 
 	if (!governed(&s))
 		return 0;
+	struct decision d = { .requested = requested };
 	describe(&d, named);
 	if ((requested & ~(RIGHT(READ) | RIGHT(EXEC) | RIGHT(MAP_EXEC))) && protected_fs(dentry))
 		d.reason = GRANTD_REASON_PROTECTED;

@@ -32,6 +32,18 @@ GRANTD_MAP_STORAGE struct {
 	__type(value, struct grantd_config);
 } settings SEC(".maps");
 
+/*
+ * The governed root cgroup, put here by the daemon as an fd of its directory
+ * (MapsWriter::set_root): the first test of every hook. Empty: nothing is
+ * governed, as with root_cgroup_id 0 in settings.
+ */
+GRANTD_MAP_STORAGE struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} governed_root SEC(".maps");
+
 /* cgroup id -> session. Sized by the loader (bpf_map__set_max_entries). */
 GRANTD_MAP_STORAGE struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -96,17 +108,23 @@ struct subject {
 
 /*
  * The hot path of the whole host: every task passes here on every gated
- * operation, so an ungoverned task leaves after one inlined array load, one
- * helper call and one compare.
+ * operation, so an ungoverned task leaves after one helper call and one
+ * compare. bpf_current_task_under_cgroup compares the task's cgroup's
+ * ancestor at the root's level with the root by pointer, without the RCU
+ * read section and the kernfs id load that bpf_get_current_ancestor_cgroup_id
+ * takes (1: at or below the root; 0: not; negative: no root set).
  */
 static __always_inline bool governed(struct subject *s)
 {
-	__u32 zero = 0;
-	const struct grantd_config *cfg = bpf_map_lookup_elem(&settings, &zero);
+	const struct grantd_config *cfg;
 
-	if (!cfg || !cfg->root_cgroup_id)
+	if (bpf_current_task_under_cgroup(&governed_root, 0) != 1)
 		return false;
-	if (bpf_get_current_ancestor_cgroup_id(cfg->root_level) != cfg->root_cgroup_id)
+	/* Nothing of the governed path before the test (clang hoists stores). */
+	asm volatile("" ::: "memory");
+	__u32 zero = 0;
+	cfg = bpf_map_lookup_elem(&settings, &zero);
+	if (!cfg || !cfg->root_cgroup_id)
 		return false;
 	s->cgroup_id = bpf_get_current_cgroup_id();
 	s->session = bpf_map_lookup_elem(&sessions, &s->cgroup_id);

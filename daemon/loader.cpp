@@ -31,8 +31,8 @@ std::string link_pin_path(const std::string& pin_dir, const std::string& program
 
 const std::vector<std::string>& map_names()
 {
-	static const std::vector<std::string> names = {"settings", "sessions", "file_rules", "file_hints",
-						       "net_rules", "rates",    "counters",   "events"};
+	static const std::vector<std::string> names = {"settings", "governed_root", "sessions", "file_rules",
+						       "file_hints", "net_rules", "rates", "counters", "events"};
 	return names;
 }
 

@@ -667,7 +667,12 @@ int run(Options& o)
 	if (previous && previous->root_cgroup_id && previous->root_cgroup_id != root->first)
 		log("governed root changed from cgroup " + std::to_string(previous->root_cgroup_id) + " to " +
 		    std::to_string(root->first) + "; sessions of the old root are no longer governed");
-	if (auto set = maps->set_root(root->first, root->second,
+	grantd::UniqueFd root_dir(::open(o.cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	if (!root_dir.valid()) {
+		log("Failed to open the governed root " + o.cgroup_root + ": " + std::strerror(errno));
+		return 1;
+	}
+	if (auto set = maps->set_root(root_dir.get(), root->first, root->second,
 				      o.report_allows ? GRANTD_CONFIG_REPORT_ALLOWS : 0, o.event_rate);
 	    !set) {
 		log("Failed to set the governed root: " + set.error().message);

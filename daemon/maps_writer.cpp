@@ -147,14 +147,15 @@ Result<MapsWriter> MapsWriter::from_loader(const Loader& loader)
 	w.settings_ = dup_fd(loader.map_fd("settings"));
 	w.sessions_ = dup_fd(loader.map_fd("sessions"));
 	w.file_rules_ = dup_fd(loader.map_fd("file_rules"));
+	w.governed_root_ = dup_fd(loader.map_fd("governed_root"));
 	w.file_hints_ = dup_fd(loader.map_fd("file_hints"));
 	w.net_rules_ = dup_fd(loader.map_fd("net_rules"));
 	w.rates_ = dup_fd(loader.map_fd("rates"));
 	w.counters_ = dup_fd(loader.map_fd("counters"));
 	w.events_ = dup_fd(loader.map_fd("events"));
 	for (const UniqueFd* fd :
-	     {&w.settings_, &w.sessions_, &w.file_rules_, &w.file_hints_, &w.net_rules_, &w.rates_, &w.counters_,
-	      &w.events_})
+	     {&w.settings_, &w.governed_root_, &w.sessions_, &w.file_rules_, &w.file_hints_, &w.net_rules_,
+	      &w.rates_, &w.counters_, &w.events_})
 		if (!fd->valid())
 			return Error::from_errno("duplicate map fd");
 	return w;
@@ -170,7 +171,8 @@ Result<MapsWriter> MapsWriter::open_pinned(const std::string& pin_dir)
 			return Error::from_errno("open pinned map " + path);
 		return {};
 	};
-	for (auto [fd, name] : {std::pair{&w.settings_, "settings"}, {&w.sessions_, "sessions"},
+	for (auto [fd, name] : {std::pair{&w.settings_, "settings"}, {&w.governed_root_, "governed_root"},
+				{&w.sessions_, "sessions"},
 				{&w.file_rules_, "file_rules"}, {&w.file_hints_, "file_hints"},
 				{&w.net_rules_, "net_rules"}, {&w.rates_, "rates"},
 				{&w.counters_, "counters"}, {&w.events_, "events"}})
@@ -194,10 +196,15 @@ Result<grantd_config> MapsWriter::config() const
 	return cfg;
 }
 
-Result<void> MapsWriter::set_root(std::uint64_t root_id, std::uint32_t root_level, std::uint32_t flags,
-				  std::uint32_t event_rate)
+Result<void> MapsWriter::set_root(int root_dir_fd, std::uint64_t root_id, std::uint32_t root_level,
+				  std::uint32_t flags, std::uint32_t event_rate)
 {
 	__u32 zero = 0;
+	// The programs' first test (governed_root), then the settings that
+	// name the same cgroup.
+	__u32 fd = static_cast<__u32>(root_dir_fd);
+	if (root_dir_fd < 0 || bpf_map_update_elem(governed_root_.get(), &zero, &fd, BPF_ANY) != 0)
+		return Error::from_errno("write the governed root into governed_root");
 	grantd_config cfg{};
 	cfg.abi_version = GRANTD_ABI_VERSION;
 	cfg.root_level = root_level;

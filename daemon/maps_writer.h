@@ -71,10 +71,12 @@ public:
 	static Result<MapsWriter> open_pinned(const std::string& pin_dir);
 
 	// Where the governed subtree is: every task in the cgroup root_id (at
-	// root_level) or below it is governed; flags are GRANTD_CONFIG_*.
-	// event_rate: decisions reported per session per second (0: no limit).
-	Result<void> set_root(std::uint64_t root_id, std::uint32_t root_level, std::uint32_t flags = 0,
-			      std::uint32_t event_rate = 0);
+	// root_level) or below it is governed; root_dir_fd is an fd of that
+	// cgroup's directory (the programs test membership through it); flags
+	// are GRANTD_CONFIG_*. event_rate: decisions reported per session per
+	// second (0: no limit).
+	Result<void> set_root(int root_dir_fd, std::uint64_t root_id, std::uint32_t root_level,
+			      std::uint32_t flags = 0, std::uint32_t event_rate = 0);
 	Result<grantd_config> config() const;
 
 	Result<void> add_session(std::uint64_t cgroup_id, std::uint32_t session_id, std::uint32_t flags = 0);
@@ -126,7 +128,7 @@ private:
 	Result<void> adjust_hint(const grantd_file_key& key, int delta);
 	Result<void> delete_file_key(const grantd_file_key& key);
 
-	UniqueFd settings_, sessions_, file_rules_, file_hints_, net_rules_, rates_, counters_, events_;
+	UniqueFd settings_, governed_root_, sessions_, file_rules_, file_hints_, net_rules_, rates_, counters_, events_;
 };
 
 } // namespace grantd
