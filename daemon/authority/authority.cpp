@@ -529,7 +529,7 @@ Result<Decision> Authority::request(SessionId session_id, policy::Rights rights,
 
 	std::vector<audit::Body> leading{request_record, evaluation()};
 	auto issued = issue(s, req, pd, d.request_id, std::move(leading), std::nullopt, 0, GRANTD_NO_DEADLINE,
-			    std::move(targets));
+			    targets ? &*targets : nullptr);
 	if (!issued) {
 		(void)log_.append(std::vector<audit::Body>{request_record, evaluation()});
 		return issued.error();
@@ -557,8 +557,7 @@ Result<const policy::Envelope*> Authority::envelope_of(const SessionInfo& s, con
 Result<Decision> Authority::issue(const SessionInfo& s, const policy::Request& request,
 				  const policy::Decision& decision, RequestId request_id,
 				  std::vector<audit::Body> leading_records, std::optional<std::uint32_t> approved_by,
-				  GrantId parent_grant, std::uint64_t deadline_cap,
-				  std::optional<std::vector<Target>> resolved)
+				  GrantId parent_grant, std::uint64_t deadline_cap, std::vector<Target>* resolved)
 {
 	std::uint64_t now = boot_clock_();
 	if (now >= s.end_boot_ns)

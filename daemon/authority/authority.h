@@ -315,13 +315,13 @@ private:
 	Result<void> uninstall(const GrantState& grant);
 	Result<void> sync(const std::vector<FileKey>& files, const std::vector<NetKey>& nets);
 	// Installs, saves and records a grant (and the request's outcome).
-	// resolved: the request's resources as resolve() just gave them (else
-	// they are resolved here).
+	// resolved: the request's resources as resolve() just gave them, taken
+	// (nullptr: they are resolved here).
 	Result<Decision> issue(const SessionInfo& session, const policy::Request& request,
 			       const policy::Decision& decision, RequestId request_id,
 			       std::vector<audit::Body> leading_records, std::optional<std::uint32_t> approved_by,
 			       GrantId parent_grant, std::uint64_t deadline_cap,
-			       std::optional<std::vector<Target>> resolved = std::nullopt);
+			       std::vector<Target>* resolved = nullptr);
 	// The session's envelope, expanded on its first request and kept
 	// (profiles_ never changes; the entry is checked against the session).
 	Result<const policy::Envelope*> envelope_of(const SessionInfo& s, const policy::Profile& profile);
