@@ -6,14 +6,18 @@
  * all found live, the namespace root is reached (not granted), or the depth
  * limit is reached (denied: fail closed): GRANTD_MAX_DEPTH levels.
  *
- * Above the first level, fields are read with bpf_probe_read_kernel
- * (BPF_CORE_READ): container_of() from a vfsmount to its struct mount is not
- * expressible on BTF pointers before 6.2 (no bpf_rdonly_cast), and a walk
- * with direct BTF loads costs the verifier a pass per level (0.9M
- * instructions for file_open on 6.1). One level per bpf_loop iteration keeps
- * the verifier's cost small and constant. The first level of a hook's own
- * arguments is read with direct loads (walk_from), and the file_hints filter
- * skips the rule lookup where no rule can be.
+ * Within the mount a hook's path starts on, the walk loads each level's
+ * fields directly through BTF pointers (a few instructions each, where a
+ * bpf_probe_read_kernel is a helper call of some 150). Where the climb
+ * reaches that mount's root or the top of a filesystem, a second walk goes
+ * on with probe reads: container_of() from a vfsmount to its struct mount is
+ * not expressible on BTF pointers before 6.2 (no bpf_rdonly_cast), so the
+ * mounts above are known only as addresses. Each walk takes one level per
+ * bpf_loop iteration, which keeps the verifier's cost small and constant
+ * (unrolled, direct loads cost it a pass per level: 0.9M instructions for
+ * file_open on 6.1; one callback doing both kinds of level did not converge
+ * within 1M on 6.12). The file_hints filter skips the rule lookup where no
+ * rule can be.
  */
 #ifndef GRANTD_WALK_BPF_H
 #define GRANTD_WALK_BPF_H
@@ -251,31 +255,88 @@ static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
 }
 
 /*
+ * The direct-load walk, within the mount of a hook's own (dentry, vfsmount)
+ * arguments. Its context holds only BTF pointers and scalars of its own.
+ */
+struct fast_walk {
+	struct decision d;
+	struct dentry *dentry; /* the object to check next */
+	struct dentry *root;   /* the mount's root (NULL: no mount given) */
+	__u64 now;
+	__u32 dev;
+	__u32 session_id;
+	__u32 levels; /* objects checked */
+	__u32 end;    /* FAST_VERDICT, FAST_EDGE, or 0: out of levels */
+};
+
+#define FAST_VERDICT 1
+#define FAST_EDGE 2 /* dentry is the mount's root or its filesystem's top */
+
+static long fast_walk_step(__u32 index, void *ctx)
+{
+	struct fast_walk *w = ctx;
+	struct dentry *dentry = w->dentry, *parent;
+
+	w->levels = index + 1;
+	/* A NULL d_inode reads as 0: a faulting BTF load yields 0. */
+	if (check_object(&w->d, w->session_id, w->dev, dentry->d_inode->i_ino, w->now)) {
+		w->end = FAST_VERDICT;
+		return 1;
+	}
+	parent = dentry->d_parent;
+	if (dentry == w->root || parent == dentry) {
+		w->end = FAST_EDGE;
+		return 1;
+	}
+	w->dentry = parent;
+	return 0;
+}
+
+/*
  * The walk from a hook's own (dentry, vfsmount) arguments, mnt may be NULL:
- * the first level's inode number and device are direct loads, not probe
- * reads. Pointers enter the loop context only as probe-read values (or the
- * argument itself), which keeps the verifier's cost what it was.
+ * direct loads up to the mount's root, probe reads beyond it, all within
+ * GRANTD_MAX_DEPTH objects. The probe-read walk starts where the direct one
+ * stopped, with pointers only as the direct walk left them (which keeps the
+ * verifier's cost what it was).
  */
 static __always_inline void walk_from(struct decision *d, __u32 session_id, struct dentry *dentry,
 				      struct vfsmount *mnt)
 {
-	struct inode *inode = dentry->d_inode;
-	struct mount *m = mnt ? real_mount(mnt) : NULL;
-	struct slow_walk w = {
+	struct fast_walk f = {
 		.d = *d,
 		.dentry = dentry,
-		.mnt = m,
+		.root = mnt ? mnt->mnt_root : NULL,
 		.now = bpf_ktime_get_boot_ns(),
-		.ino = inode ? inode->i_ino : 0,
 		.dev = dentry->d_sb->s_dev,
 		.session_id = session_id,
 	};
 
-	/* Locals, not w.mnt: BPF_CORE_READ must relocate kernel types only. */
-	if (m)
-		w.mnt_root = BPF_CORE_READ(m, mnt.mnt_root);
-	w.parent = BPF_CORE_READ(dentry, d_parent);
-	run_walk(d, &w);
+	bpf_loop(GRANTD_MAX_DEPTH, fast_walk_step, &f, 0);
+	if (f.end != FAST_EDGE) {
+		*d = f.d;
+		if (f.end != FAST_VERDICT && !d->reason)
+			d->reason = GRANTD_REASON_DEPTH;
+		return;
+	}
+
+	struct slow_walk w = {
+		.d = f.d,
+		.dentry = f.dentry,
+		.parent = f.dentry->d_parent,
+		.mnt = mnt ? real_mount(mnt) : NULL,
+		.mnt_root = f.root,
+		.now = f.now,
+		.dev = f.dev,
+		.session_id = session_id,
+	};
+
+	if (climb(&w))
+		w.done = 1;
+	else
+		bpf_loop(GRANTD_MAX_DEPTH - f.levels, slow_walk_step, &w, 0);
+	*d = w.d;
+	if (!w.done && !d->reason)
+		d->reason = GRANTD_REASON_DEPTH;
 }
 
 /*
