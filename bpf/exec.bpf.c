@@ -12,34 +12,28 @@
 #define PROT_EXEC 0x4
 #define VM_EXEC 0x4
 
+GOVERNED_PART int exec_governed(__u16 hook, __u32 requested, struct file *file)
+{
+	struct subject s;
+
+	if (!subject_of(&s))
+		return 0;
+	struct slow_walk w = { .d = { .requested = requested } };
+
+	describe(&w.d, file->f_path.dentry);
+	if (s.session)
+		check_path_in(&w, s.session->session_id, file->f_path.dentry, file->f_path.mnt);
+	return finish(&s, &w.d, hook);
+}
+
 SEC("lsm/bprm_check_security")
 int BPF_PROG(grantd_bprm_check, struct linux_binprm *bprm, int ret)
 {
-	struct decision d = { .requested = RIGHT(EXEC) };
-	struct file *file = bprm->file;
-	struct subject s;
-
 	if (ret)
 		return ret;
-	if (!governed(&s))
+	if (!in_governed_tree())
 		return 0;
-	describe(&d, file->f_path.dentry);
-	if (s.session)
-		check_path(&d, s.session->session_id, file->f_path.dentry, file->f_path.mnt);
-	return finish(&s, &d, GRANTD_HOOK_BPRM_CHECK);
-}
-
-static __always_inline int check_map_exec(__u16 hook, struct file *file)
-{
-	struct decision d = { .requested = RIGHT(MAP_EXEC) };
-	struct subject s;
-
-	if (!governed(&s))
-		return 0;
-	describe(&d, file->f_path.dentry);
-	if (s.session)
-		check_path(&d, s.session->session_id, file->f_path.dentry, file->f_path.mnt);
-	return finish(&s, &d, hook);
+	return exec_governed(GRANTD_HOOK_BPRM_CHECK, RIGHT(EXEC), bprm->file);
 }
 
 /* Anonymous executable memory (JITs) is not a file and is not gated here. */
@@ -49,9 +43,9 @@ int BPF_PROG(grantd_mmap_file, struct file *file, unsigned long reqprot, unsigne
 {
 	if (ret)
 		return ret;
-	if (!file || !(prot & PROT_EXEC))
+	if (!file || !(prot & PROT_EXEC) || !in_governed_tree())
 		return 0;
-	return check_map_exec(GRANTD_HOOK_MMAP_FILE, file);
+	return exec_governed(GRANTD_HOOK_MMAP_FILE, RIGHT(MAP_EXEC), file);
 }
 
 SEC("lsm/file_mprotect")
@@ -65,7 +59,7 @@ int BPF_PROG(grantd_file_mprotect, struct vm_area_struct *vma, unsigned long req
 	if (!(prot & PROT_EXEC) || (vma->vm_flags & VM_EXEC))
 		return 0;
 	file = vma->vm_file;
-	if (!file)
+	if (!file || !in_governed_tree())
 		return 0;
-	return check_map_exec(GRANTD_HOOK_FILE_MPROTECT, file);
+	return exec_governed(GRANTD_HOOK_FILE_MPROTECT, RIGHT(MAP_EXEC), file);
 }

@@ -89,30 +89,35 @@ static __always_inline bool stacked_internal(void)
 	return task->cred != task->real_cred;
 }
 
-/*
- * file_open: the hottest hook. A walk with direct BTF loads would be faster,
- * but it cost the verifier ~0.9M instructions on 6.1 with the exec and
- * internal-mount rules (minutes to load under emulation); until the walk is
- * reworked for speed (inode storage, see DESIGN.md), it takes the same walk
- * as every other hook.
- */
-SEC("lsm/file_open")
-int BPF_PROG(grantd_file_open, struct file *file, int ret)
+/* file_open: the hottest hook. */
+GOVERNED_PART int file_open_governed(struct file *file)
 {
 	struct subject s;
 
-	if (ret)
-		return ret;
-	if (!governed(&s) || backing_file(file) || stacked_internal())
+	if (!subject_of(&s) || backing_file(file) || stacked_internal())
 		return 0;
-	struct decision d = { .requested = rights_of_mode(file->f_mode, file->f_flags) };
+	struct slow_walk w = { .d = { .requested = rights_of_mode(file->f_mode, file->f_flags) } };
 
-	describe(&d, file->f_path.dentry);
-	if ((d.requested & RIGHT(WRITE)) && protected_fs(file->f_path.dentry))
-		d.reason = GRANTD_REASON_PROTECTED;
+	describe(&w.d, file->f_path.dentry);
+	if ((w.d.requested & RIGHT(WRITE)) && protected_fs(file->f_path.dentry))
+		w.d.reason = GRANTD_REASON_PROTECTED;
 	else if (s.session)
-		check_path(&d, s.session->session_id, file->f_path.dentry, file->f_path.mnt);
-	return finish(&s, &d, GRANTD_HOOK_FILE_OPEN);
+		check_path_in(&w, s.session->session_id, file->f_path.dentry, file->f_path.mnt);
+	return finish(&s, &w.d, GRANTD_HOOK_FILE_OPEN);
+}
+
+/*
+ * Not BPF_PROG, which reads every argument on entry: reading them from ctx
+ * after the governed test leaves ctx as the one register the ungoverned
+ * path keeps across the helper call. ctx[1] is ret, what an earlier BPF LSM
+ * program on the hook returned: a denial there stands.
+ */
+SEC("lsm/file_open")
+int grantd_file_open(unsigned long long *ctx)
+{
+	if (!in_governed_tree() || (int)ctx[1])
+		return (int)ctx[1];
+	return file_open_governed((struct file *)ctx[0]);
 }
 
 /* One right (or several) on the object at path, with self-protection. */

@@ -114,15 +114,17 @@ struct subject {
  * read section and the kernfs id load that bpf_get_current_ancestor_cgroup_id
  * takes (1: at or below the root; 0: not; negative: no root set).
  */
-static __always_inline bool governed(struct subject *s)
+static __always_inline bool in_governed_tree(void)
+{
+	return bpf_current_task_under_cgroup(&governed_root, 0) == 1;
+}
+
+/* Who is acting, for a task in the governed tree; false if nothing is governed. */
+static __always_inline bool subject_of(struct subject *s)
 {
 	const struct grantd_config *cfg;
-
-	if (bpf_current_task_under_cgroup(&governed_root, 0) != 1)
-		return false;
-	/* Nothing of the governed path before the test (clang hoists stores). */
-	asm volatile("" ::: "memory");
 	__u32 zero = 0;
+
 	cfg = bpf_map_lookup_elem(&settings, &zero);
 	if (!cfg || !cfg->root_cgroup_id)
 		return false;
@@ -132,6 +134,23 @@ static __always_inline bool governed(struct subject *s)
 	s->event_rate = cfg->event_rate;
 	return true;
 }
+
+static __always_inline bool governed(struct subject *s)
+{
+	if (!in_governed_tree())
+		return false;
+	/* Nothing of the governed path before the test (clang hoists stores). */
+	asm volatile("" ::: "memory");
+	return subject_of(s);
+}
+
+/*
+ * The hottest hooks (file_open, the exec and connect paths) keep their
+ * governed part in a static __noinline function: the program itself then
+ * uses one callee-saved register, which is what its ungoverned path saves
+ * and restores, not the four the governed part needs.
+ */
+#define GOVERNED_PART static __noinline
 
 /* What one check found, filled by the hook family, judged by finish(). */
 struct decision {
@@ -146,17 +165,17 @@ struct decision {
 	__u64 ino;
 	__u64 target_id;
 	const unsigned char *name;
+	struct dentry *object; /* named in events by report(); else name, dev, ino */
 	__u8 addr[16];
 };
 
-/* Names the object in events: its last component, device and inode. */
+/*
+ * Names the object in events: its last component, device and inode, read
+ * only when an event is made (most allowed accesses make none).
+ */
 static __always_inline void describe(struct decision *d, struct dentry *dentry)
 {
-	struct inode *inode = dentry->d_inode;
-
-	d->name = dentry->d_name.name;
-	d->dev = dentry->d_sb->s_dev;
-	d->ino = inode ? inode->i_ino : 0;
+	d->object = dentry;
 }
 
 /* True if this session's budget allows one more event now; counts if not. */
@@ -195,9 +214,11 @@ static __always_inline void report(const struct subject *s, const struct decisio
 				   __u16 hook, __u16 verdict, __u16 reason,
 				   struct grantd_counter *counter)
 {
+	const unsigned char *name;
 	struct grantd_event *e;
-	__u32 suppressed;
-	__u64 id;
+	struct dentry *object;
+	__u32 suppressed, dev;
+	__u64 id, ino;
 
 	if (!within_rate(s, &suppressed)) {
 		if (counter)
@@ -210,14 +231,25 @@ static __always_inline void report(const struct subject *s, const struct decisio
 			__sync_fetch_and_add(&counter->lost_events, 1);
 		return;
 	}
+	object = d->object;
+	name = d->name;
+	dev = d->dev;
+	ino = d->ino;
+	if (object) {
+		struct inode *inode = object->d_inode;
+
+		name = object->d_name.name;
+		dev = object->d_sb->s_dev;
+		ino = inode ? inode->i_ino : 0;
+	}
 	id = bpf_get_current_pid_tgid();
 	e->time_ns = bpf_ktime_get_boot_ns();
 	e->cgroup_id = s->cgroup_id;
-	e->ino = d->ino;
+	e->ino = ino;
 	e->session_id = s->session ? s->session->session_id : 0;
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
-	e->dev = d->dev;
+	e->dev = dev;
 	e->hook = hook;
 	e->verdict = verdict;
 	e->reason = reason;
@@ -232,8 +264,8 @@ static __always_inline void report(const struct subject *s, const struct decisio
 	e->target_id = d->target_id;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->name[0] = 0;
-	if (d->name)
-		bpf_probe_read_kernel_str(e->name, sizeof(e->name), d->name);
+	if (name)
+		bpf_probe_read_kernel_str(e->name, sizeof(e->name), name);
 	bpf_ringbuf_submit(e, 0);
 }
 

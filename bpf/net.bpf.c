@@ -88,15 +88,28 @@ static __always_inline void check_endpoint(struct decision *d, __u32 session_id,
 	}
 }
 
-static __always_inline int check_inet(__u16 hook, struct socket *sock, const void *address,
-				      int addrlen, __u32 right, int net_right)
+/*
+ * The right an inet hook needs: bind for bind; connect for connect and for a
+ * stream's TCP Fast Open message; send for a datagram sent to an address.
+ */
+GOVERNED_PART int inet_governed(__u16 hook, struct socket *sock, const void *address, int addrlen)
 {
-	struct decision d = { .requested = right };
 	struct sock *sk = sock->sk;
 	struct subject s;
+	__u32 right = RIGHT(SEND);
+	int net_right = GRANTD_NET_SEND;
 
-	if (!sk || !governed(&s))
+	if (!sk || !subject_of(&s))
 		return 0;
+	if (hook == GRANTD_HOOK_SOCKET_BIND) {
+		right = RIGHT(BIND);
+		net_right = GRANTD_NET_BIND;
+	} else if (hook == GRANTD_HOOK_SOCKET_CONNECT || sock->type == SOCK_STREAM) {
+		right = RIGHT(CONNECT);
+		net_right = GRANTD_NET_CONNECT;
+	}
+	struct decision d = { .requested = right };
+
 	d.protocol = sk->sk_protocol;
 	if (!read_inet(&d, address, addrlen)) {
 		__u16 family = 0;
@@ -130,10 +143,9 @@ int BPF_PROG(grantd_socket_connect, struct socket *sock, struct sockaddr *addres
 {
 	if (ret)
 		return ret;
-	if (!inet_socket(sock))
+	if (!inet_socket(sock) || !in_governed_tree())
 		return 0; /* Unix: unix_stream_connect / unix_may_send */
-	return check_inet(GRANTD_HOOK_SOCKET_CONNECT, sock, address, addrlen, RIGHT(CONNECT),
-			  GRANTD_NET_CONNECT);
+	return inet_governed(GRANTD_HOOK_SOCKET_CONNECT, sock, address, addrlen);
 }
 
 /*
@@ -152,8 +164,9 @@ int BPF_PROG(grantd_socket_sendmsg, struct socket *sock, struct msghdr *msg, int
 	stream = sock->type == SOCK_STREAM;
 	if (stream && !(msg->msg_flags & MSG_FASTOPEN))
 		return 0; /* a stream ignores the address once connected */
-	return check_inet(GRANTD_HOOK_SOCKET_SENDMSG, sock, msg->msg_name, msg->msg_namelen,
-			  stream ? RIGHT(CONNECT) : RIGHT(SEND), stream ? GRANTD_NET_CONNECT : GRANTD_NET_SEND);
+	if (!in_governed_tree())
+		return 0;
+	return inet_governed(GRANTD_HOOK_SOCKET_SENDMSG, sock, msg->msg_name, msg->msg_namelen);
 }
 
 SEC("lsm/socket_bind")
@@ -161,9 +174,9 @@ int BPF_PROG(grantd_socket_bind, struct socket *sock, struct sockaddr *address, 
 {
 	if (ret)
 		return ret;
-	if (!inet_socket(sock))
+	if (!inet_socket(sock) || !in_governed_tree())
 		return 0; /* a Unix socket file is created: path_mknod */
-	return check_inet(GRANTD_HOOK_SOCKET_BIND, sock, address, addrlen, RIGHT(BIND), GRANTD_NET_BIND);
+	return inet_governed(GRANTD_HOOK_SOCKET_BIND, sock, address, addrlen);
 }
 
 /* listen() autobinds an unbound socket: check the local port it has now. */
@@ -195,22 +208,28 @@ int BPF_PROG(grantd_socket_listen, struct socket *sock, int backlog, int ret)
 }
 
 /* No raw or packet sockets, and no families grantd cannot reason about. */
-SEC("lsm/socket_create")
-int BPF_PROG(grantd_socket_create, int family, int type, int protocol, int kern, int ret)
+GOVERNED_PART int socket_create_governed(int family, int kind)
 {
-	struct decision d = {};
 	struct subject s;
-	int kind = type & 0xf;
 
-	if (ret)
-		return ret;
-	if (kern || !governed(&s))
+	if (!subject_of(&s))
 		return 0;
-	d.target_id = ((__u64)family << 32) | (__u32)kind;
+	struct decision d = { .target_id = ((__u64)family << 32) | (__u32)kind };
+
 	if (!(family == AF_UNIX || family == AF_NETLINK ||
 	      ((family == AF_INET || family == AF_INET6) && kind != SOCK_RAW)))
 		d.reason = GRANTD_REASON_PROTECTED;
 	return finish(&s, &d, GRANTD_HOOK_SOCKET_CREATE);
+}
+
+SEC("lsm/socket_create")
+int BPF_PROG(grantd_socket_create, int family, int type, int protocol, int kern, int ret)
+{
+	if (ret)
+		return ret;
+	if (kern || !in_governed_tree())
+		return 0;
+	return socket_create_governed(family, type & 0xf);
 }
 
 /* The peer of a Unix socket, by its socket file. */

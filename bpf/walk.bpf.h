@@ -53,7 +53,9 @@ static __always_inline __u32 set(__u64 deadline)
 
 /*
  * Folds the rule on one object into d; true once every requested right is
- * live. Branch-free on purpose (see GRANTD_NO_DEADLINE).
+ * live. The rights are folded without a branch per right (see
+ * GRANTD_NO_DEADLINE); which rights had expired is worked out only when one
+ * is missing, off the path of an allowed access.
  */
 static __always_inline bool check_object(struct decision *d, __u32 session_id, __u32 dev,
 					 __u64 ino, __u64 now)
@@ -71,16 +73,21 @@ static __always_inline bool check_object(struct decision *d, __u32 session_id, _
 	if (!rule)
 		return false;
 #pragma unroll
-	for (r = 0; r < GRANTD_NR_FILE_RIGHTS; r++) {
-		l = live(rule->deadline_ns[r], now);
-		granted |= l << r;
-		expired |= (set(rule->deadline_ns[r]) & ~l) << r;
-	}
+	for (r = 0; r < GRANTD_NR_FILE_RIGHTS; r++)
+		granted |= live(rule->deadline_ns[r], now) << r;
 	/* Whoever may run a program may map it: exec implies map-exec. */
 	granted |= (granted >> GRANTD_RIGHT_EXEC & 1) << GRANTD_RIGHT_MAP_EXEC;
 	d->granted |= granted & d->requested;
+	if ((d->granted & d->requested) == d->requested)
+		return true;
+	/* Short of a right: which of those it lacks had expired here (for the reason). */
+#pragma unroll
+	for (r = 0; r < GRANTD_NR_FILE_RIGHTS; r++) {
+		l = live(rule->deadline_ns[r], now);
+		expired |= (set(rule->deadline_ns[r]) & ~l) << r;
+	}
 	d->expired |= expired & d->requested;
-	return (d->granted & d->requested) == d->requested;
+	return false;
 }
 
 /* grantd's own machinery: no grant opens it for change. */
@@ -121,6 +128,8 @@ struct slow_walk {
 	__u32 dev;		   /* dentry->d_sb->s_dev */
 	__u32 session_id;
 	__u32 done;
+	__u32 levels;		   /* direct-load walk: objects checked */
+	__u32 end;		   /* direct-load walk: FAST_VERDICT, FAST_EDGE, 0 */
 };
 
 /*
@@ -256,25 +265,17 @@ static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
 
 /*
  * The direct-load walk, within the mount of a hook's own (dentry, vfsmount)
- * arguments. Its context holds only BTF pointers and scalars of its own.
+ * arguments, shares struct slow_walk with the probe-read walk (one frame is
+ * what 6.1 allows the three of program, governed part and callback: 512
+ * bytes) but uses only dentry (a BTF pointer), mnt_root (the mount's root,
+ * NULL when no mount was given), the scalars, levels and end.
  */
-struct fast_walk {
-	struct decision d;
-	struct dentry *dentry; /* the object to check next */
-	struct dentry *root;   /* the mount's root (NULL: no mount given) */
-	__u64 now;
-	__u32 dev;
-	__u32 session_id;
-	__u32 levels; /* objects checked */
-	__u32 end;    /* FAST_VERDICT, FAST_EDGE, or 0: out of levels */
-};
-
 #define FAST_VERDICT 1
 #define FAST_EDGE 2 /* dentry is the mount's root or its filesystem's top */
 
 static long fast_walk_step(__u32 index, void *ctx)
 {
-	struct fast_walk *w = ctx;
+	struct slow_walk *w = ctx;
 	struct dentry *dentry = w->dentry, *parent;
 
 	w->levels = index + 1;
@@ -284,7 +285,7 @@ static long fast_walk_step(__u32 index, void *ctx)
 		return 1;
 	}
 	parent = dentry->d_parent;
-	if (dentry == w->root || parent == dentry) {
+	if (dentry == w->mnt_root || parent == dentry) {
 		w->end = FAST_EDGE;
 		return 1;
 	}
@@ -297,52 +298,57 @@ static long fast_walk_step(__u32 index, void *ctx)
  * direct loads up to the mount's root, probe reads beyond it, all within
  * GRANTD_MAX_DEPTH objects. The probe-read walk starts where the direct one
  * stopped, with pointers only as the direct walk left them (which keeps the
- * verifier's cost what it was).
+ * verifier's cost what it was). w holds the decision and is otherwise zero:
+ * the hottest hooks keep their decision in it, and copy nothing.
  */
+static __always_inline void walk_in(struct slow_walk *w, __u32 session_id, struct dentry *dentry,
+				    struct vfsmount *mnt)
+{
+	w->dentry = dentry;
+	w->mnt = mnt ? real_mount(mnt) : NULL;
+	w->mnt_root = mnt ? mnt->mnt_root : NULL;
+	w->now = bpf_ktime_get_boot_ns();
+	w->dev = dentry->d_sb->s_dev;
+	w->session_id = session_id;
+	bpf_loop(GRANTD_MAX_DEPTH, fast_walk_step, w, 0);
+	if (w->end == FAST_EDGE) {
+		w->parent = w->dentry->d_parent;
+		if (climb(w))
+			w->done = 1;
+		else
+			bpf_loop(GRANTD_MAX_DEPTH - w->levels, slow_walk_step, w, 0);
+	} else {
+		w->done = w->end == FAST_VERDICT;
+	}
+	if (!w->done && !w->d.reason)
+		w->d.reason = GRANTD_REASON_DEPTH;
+}
+
+/* As walk_in, for a decision of the caller's. */
 static __always_inline void walk_from(struct decision *d, __u32 session_id, struct dentry *dentry,
 				      struct vfsmount *mnt)
 {
-	struct fast_walk f = {
-		.d = *d,
-		.dentry = dentry,
-		.root = mnt ? mnt->mnt_root : NULL,
-		.now = bpf_ktime_get_boot_ns(),
-		.dev = dentry->d_sb->s_dev,
-		.session_id = session_id,
-	};
+	struct slow_walk w = { .d = *d };
 
-	bpf_loop(GRANTD_MAX_DEPTH, fast_walk_step, &f, 0);
-	if (f.end != FAST_EDGE) {
-		*d = f.d;
-		if (f.end != FAST_VERDICT && !d->reason)
-			d->reason = GRANTD_REASON_DEPTH;
-		return;
-	}
-
-	struct slow_walk w = {
-		.d = f.d,
-		.dentry = f.dentry,
-		.parent = f.dentry->d_parent,
-		.mnt = mnt ? real_mount(mnt) : NULL,
-		.mnt_root = f.root,
-		.now = f.now,
-		.dev = f.dev,
-		.session_id = session_id,
-	};
-
-	if (climb(&w))
-		w.done = 1;
-	else
-		bpf_loop(GRANTD_MAX_DEPTH - f.levels, slow_walk_step, &w, 0);
+	walk_in(&w, session_id, dentry, mnt);
 	*d = w.d;
-	if (!w.done && !d->reason)
-		d->reason = GRANTD_REASON_DEPTH;
 }
 
 /*
- * Fills d->granted for the object at (dentry, mnt) and its ancestors. One
- * bpf_loop step per level keeps the verifier's cost small and constant.
+ * Fills w->d.granted for the object at (dentry, mnt) and its ancestors: an
+ * exec or map-exec of a file with no name left is never granted.
  */
+static __always_inline void check_path_in(struct slow_walk *w, __u32 session_id, struct dentry *dentry,
+					  struct vfsmount *mnt)
+{
+	if ((w->d.requested & (RIGHT(EXEC) | RIGHT(MAP_EXEC))) && unlinked(dentry)) {
+		w->d.reason = GRANTD_REASON_ANONYMOUS;
+		return;
+	}
+	walk_in(w, session_id, dentry, mnt);
+}
+
+/* As check_path_in, for a decision of the caller's. */
 static __always_inline void check_path(struct decision *d, __u32 session_id, struct dentry *dentry,
 				       struct vfsmount *mnt)
 {

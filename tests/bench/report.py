@@ -937,52 +937,76 @@ not part of `tests/run-all`; ctest only runs the micro-benchmarks briefly
 ![added cost of open + close against path depth]({plot})
 """
 
-FOOTER = """## Why the governed targets are missed, and what would close them
+FOOTER = """## Where the targets are missed, and what would close them
 
-The governed open costs what it costs because of the walk in
-`bpf/walk.bpf.h`: one `bpf_loop` callback per directory level, and in each
-two `bpf_probe_read_kernel` calls (the dentry's parent and inode pointers in
-one read, the inode number in another; the device and the mount's root are
-read again only where the climb crosses a mount) and a look at
-`file_hints`, a counting filter indexed by a hash of (dev, ino): only where
-its slot is not 0 is `file_rules`, a hash map keyed by (session, dev, ino),
-looked up. The first level is read with direct loads. Before these changes
-a level cost six probe reads and a hash lookup: on 6.1, about 714
-instruction-ns a level against about 280 now (the tables above are from the
-new programs), next to Landlock's about 186. At 10,000 sessions of 100 rules (a million
-rules for 262,144 filter slots, each rule on its own inode) the filter is
-mostly set and the levels are looked up again: that is the at-scale rows'
-extra cost. Landlock keeps a pointer to its
-rule object in the inode's security blob, so one of its levels is a few
-pointer loads. The fixed part (depth 0) is the governed test, the session
-lookup, `bpf_ktime_get_boot_ns`, the per-CPU counter and the walk's first
-two levels (the file and the ruled directory). An execve runs the walk
-three times (the exec open in `file_open`, `bprm_check_security`,
-`mmap_file` of the executable mapping), which is why grantd's exec cost is
-several times Landlock's, which checks once.
+**The walk.** A governed check climbs from the object through its parents
+(`bpf/walk.bpf.h`), one `bpf_loop` callback per directory level. Within the
+mount the hook's path starts on, a level loads the dentry's inode number
+and parent directly through BTF pointers (guarded loads of a few
+instructions each) and looks at `file_hints`, a counting filter indexed by
+a hash of (dev, ino): only where its slot is not 0 is `file_rules`, a hash
+map keyed by (session, dev, ino), looked up. Past that mount's root, a
+second loop climbs with `bpf_probe_read_kernel` (two helper calls a level),
+because before 6.2 a `struct mount` cannot be reached from a `vfsmount`
+through BTF pointers; the benchmark's paths stay within one mount. A level
+now costs about 85 instruction-ns on 6.1 and 88 on 6.12 (the "per directory
+level" lines above), against Landlock's 184 and 313; with two probe reads a
+level it cost about 290, with six probe reads and a hash lookup about 714.
+At 10,000 sessions of 100 rules (a million rules for 262,144 filter slots,
+each rule on its own inode) the filter is mostly set and the levels are
+looked up again: that is the at-scale rows' extra cost. A larger filter
+would trade kernel memory for it (2^18 slots of 4 bytes now, 1 MiB; 2^22
+would leave about four in five slots empty at a million rules); inode local
+storage (below) would make it exact. Landlock keeps a
+pointer to its rule object in the inode's security blob, so one of its
+levels is a few pointer loads and a search of the rule's layers.
 
-What would close it (DESIGN.md, "Cost per level of the walk is the
-product's speed"): the two probe reads a level are what is left, and direct
-BTF loads would make them a few instructions each; the obstacle is the
-verifier, which on 6.1 cannot carry a trusted pointer through the
-`bpf_loop` context and, unrolled, costs a pass per level (about 0.9M
-instructions for `file_open`). Keeping each rule in inode local storage
-(`BPF_MAP_TYPE_INODE_STORAGE`, set by the daemon through an fd it keeps
-open) would make the filter exact and the lookup one storage access. And
-remembering the exec open's verdict for the `bprm_check_security` and
-`mmap_file` of the same file would cut the exec cost to one walk. The
+**The fixed part, and why 6.1 misses at depth 0 and 10.** What a governed
+open costs beyond the floor at depth 0 (about 850 instruction-ns on both
+kernels) is: the governed test; the settings lookup;
+`bpf_get_current_cgroup_id` and a hash lookup of the session;
+`bpf_ktime_get_boot_ns`; the walk's two levels (the file, then the ruled
+directory, whose rule is a hash lookup with a 16-byte key and eight
+deadlines compared); the `bpf_loop` set-up; and the per-CPU counter.
+Landlock's whole open check at depth 0 costs about 630 on 6.1 and about
+2,700 on 6.12 (its 6.12 hook does more), so the same fixed part meets the
+target on 6.12 and misses it on 6.1, and at depth 10 on 6.1 the fixed part
+is what stands between 0.76 and 0.6. What would close it: finding the session and
+the rule without hashing. Task local storage (`BPF_MAP_TYPE_TASK_STORAGE`,
+filled when a task enters a session) would hold the session for the task;
+inode local storage (`BPF_MAP_TYPE_INODE_STORAGE`, set by the daemon through
+the `O_PATH` fd it already keeps open for every ruled object) would hold the
+rule on its inode, make the filter exact and the rule one storage access. The
 planning probes in issue 6 measured an inode-storage walk at about half of
 Landlock's added cost at depth 10 and 29.
 
-The ungoverned path (`governed()` in `bpf/grantd.bpf.h`) is one call of
+**Exec.** An execve runs the walk three times (the exec open in
+`file_open`, `bprm_check_security`, `mmap_file` of the executable mapping)
+where Landlock checks once, and each governed hook call also pays the
+fixed part above. Remembering the exec open's verdict for the
+`bprm_check_security` and `mmap_file` of the same `struct file` (in task
+local storage) would make it one walk. The exec loop's baseline spread is
+2–4 µs, so a difference within it is reported as not measurable.
+
+**Connect.** The connect loop (two threads and loopback TCP under one
+emulated CPU) varies between boots by more than its baseline spread shows:
+on 6.1 the same ungoverned programs measured between about +500 and +740
+ns in three boots, against a floor of +380 to +435 and a baseline spread
+of about 200. The ungoverned `socket_create` and `socket_connect` programs
+make the same one helper call as `file_open`; the ratio shown for connect
+is within that variation, not a measure of the check.
+
+**Ungoverned.** The ungoverned path is one call of
 `bpf_current_task_under_cgroup` against the root cgroup in the
-`governed_root` cgroup array and a compare: the helper compares the task's
-cgroup's ancestor at the root's level with the root by pointer, with no RCU
-read section and no cgroup id to load (`bpf_get_current_ancestor_cgroup_id`
-and a lookup of the settings map, which it replaced, cost about 30
-instructions more per hook call). What is left over the floor is the helper
-call itself and the program's prologue (it saves the registers the governed
-path uses, where the floor's empty program saves none).
+`governed_root` cgroup array and a compare (`in_governed_tree()` in
+`bpf/grantd.bpf.h`): the helper compares the task's cgroup's ancestor at the
+root's level with the root by pointer, with no RCU read section and no
+cgroup id to load. The hottest hooks (`file_open`, the exec and connect
+paths) keep their governed part in a `static __noinline` function, so the
+program itself saves and restores two callee-saved registers, not four.
+What is left over the floor is the helper call and those two registers;
+the margin to 1.25 × the floor on 6.1 is a few instruction-ns, about the
+spread of the floor's own figure between depths.
 """
 
 if __name__ == "__main__":
