@@ -586,6 +586,7 @@ void at_scale(grantd::MapsWriter& maps)
 			},
 			true, false);
 	}
+	settle(); // the session's cgroup is freed by deferred work
 	measure("ungoverned-at-scale", -1, nullptr, true, false);
 	// Closing a session as the authority does (it names the session's rules)
 	// and as restore's cleanup does (a scan of every session's rules).

@@ -949,8 +949,8 @@ map keyed by (session, dev, ino), looked up. Past that mount's root, a
 second loop climbs with `bpf_probe_read_kernel` (two helper calls a level),
 because before 6.2 a `struct mount` cannot be reached from a `vfsmount`
 through BTF pointers; the benchmark's paths stay within one mount. A level
-now costs about 85 instruction-ns on 6.1 and 88 on 6.12 (the "per directory
-level" lines above), against Landlock's 184 and 313; with two probe reads a
+now costs about 84 instruction-ns on 6.1 and 88 on 6.12 (the "per directory
+level" lines above), against Landlock's 183 and 314; with two probe reads a
 level it cost about 290, with six probe reads and a hash lookup about 714.
 At 10,000 sessions of 100 rules (a million rules for 262,144 filter slots,
 each rule on its own inode) the filter is mostly set and the levels are
@@ -968,7 +968,7 @@ kernels) is: the governed test; the settings lookup;
 `bpf_ktime_get_boot_ns`; the walk's two levels (the file, then the ruled
 directory, whose rule is a hash lookup with a 16-byte key and eight
 deadlines compared); the `bpf_loop` set-up; and the per-CPU counter.
-Landlock's whole open check at depth 0 costs about 630 on 6.1 and about
+Landlock's whole open check at depth 0 costs about 600 on 6.1 and about
 2,700 on 6.12 (its 6.12 hook does more), so the same fixed part meets the
 target on 6.12 and misses it on 6.1, and at depth 10 on 6.1 the fixed part
 is what stands between 0.76 and 0.6. What would close it: finding the session and
@@ -986,13 +986,14 @@ where Landlock checks once, and each governed hook call also pays the
 fixed part above. Remembering the exec open's verdict for the
 `bprm_check_security` and `mmap_file` of the same `struct file` (in task
 local storage) would make it one walk. The exec loop's baseline spread is
-2–4 µs, so a difference within it is reported as not measurable.
+1–5 µs from boot to boot, so a difference within it is reported as not
+measurable.
 
 **Connect.** The connect loop (two threads and loopback TCP under one
 emulated CPU) varies between boots by more than its baseline spread shows:
-on 6.1 the same ungoverned programs measured between about +500 and +740
-ns in three boots, against a floor of +380 to +435 and a baseline spread
-of about 200. The ungoverned `socket_create` and `socket_connect` programs
+on 6.1 the same ungoverned programs measured between about +280 and +740
+ns in four boots, against a floor of +286 to +435 and a baseline spread of
+60 to 210. The ungoverned `socket_create` and `socket_connect` programs
 make the same one helper call as `file_open`; the ratio shown for connect
 is within that variation, not a measure of the check.
 
