@@ -109,13 +109,14 @@ static __always_inline bool unlinked(struct dentry *dentry)
  * caller's stack, and the loop carries no "what to do next" flag: 6.12's
  * verifier proved such a flag constant across iterations and removed the
  * check it guarded as dead code. Each step checks the current object, then
- * climbs one level.
+ * climbs one level. The direct-load walk (fast_walk_step) and the probe-read
+ * walk (slow_walk_step) share this context.
  *
- * Probe reads are what a level costs (each is a helper call, some 150
- * instructions), so a level makes two: one of the dentry's parent and inode
- * pointers together, one of the inode number. The device and the root of the
- * current mount change only where the climb crosses a mount point and are
- * kept in the context meanwhile.
+ * In the probe-read walk, probe reads are what a level costs (each is a
+ * helper call, some 150 instructions), so a level makes two: one of the
+ * dentry's parent and inode pointers together, one of the inode number. The
+ * device and the root of the current mount change only where the climb
+ * crosses a mount point and are kept in the context meanwhile.
  */
 struct slow_walk {
 	struct decision d;
