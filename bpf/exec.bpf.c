@@ -6,6 +6,11 @@
  * runs once, before interpreters are known). The ELF interpreter (ld.so) is
  * opened as an exec open (file_open, exec right) and mapped like any library.
  * Executable mappings need map-exec, so `ld.so ./binary` gains nothing.
+ *
+ * An execve makes one walk, not three: its exec open is checked (file_open,
+ * exec right), and bprm_check and the kernel's mapping of the program then
+ * see the same struct file and skip the walk (exec_open_of_this_process,
+ * exec_image).
  */
 #include "walk.bpf.h"
 
@@ -26,12 +31,45 @@ GOVERNED_PART int exec_governed(__u16 hook, __u32 requested, struct file *file)
 	return finish(&s, &w.d, hook);
 }
 
+/*
+ * True for a file this process exec-opened with its current credentials:
+ * do_open_execat (the program, a script's interpreter) runs in the task,
+ * file_open checked the exec right on it, and bprm_check comes before the
+ * exec commits new credentials. binfmt_misc's flag F clones, for each run,
+ * the interpreter the registrant opened: the clone's open is checked in the
+ * task as well (file_open, Escape.BinfmtMiscInterpreterOpenedAtRegistration)
+ * but carries the registrant's f_cred, so bprm_check walks for it too. A task moved into the governed tree between its exec open
+ * and bprm_check runs that program unchecked, as it keeps what it had
+ * opened before the move (docs/enforcement.md, known limits).
+ */
+static __always_inline bool exec_open_of_this_process(struct file *file)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return (file->f_flags & __FMODE_EXEC) && file->f_cred == task->cred;
+}
+
+/*
+ * True for the program image exec is mapping: mm->exe_file, set by exec to
+ * the file bprm_check allowed (exec implies map-exec). prctl(PR_SET_MM) can
+ * set exe_file to a file the task holds, but only an exec-opened one passes
+ * here (__FMODE_EXEC, which open(2) cannot set), and the task holds such a
+ * file only from its own exec open (exec checked by file_open), by receipt
+ * (exec checked by file_receive), or from before it was governed.
+ */
+static __always_inline bool exec_image(struct file *file)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return (file->f_flags & __FMODE_EXEC) && task->mm->exe_file == file;
+}
+
 SEC("lsm/bprm_check_security")
 int BPF_PROG(grantd_bprm_check, struct linux_binprm *bprm, int ret)
 {
 	if (ret)
 		return ret;
-	if (!in_governed_tree())
+	if (!in_governed_tree() || exec_open_of_this_process(bprm->file))
 		return 0;
 	return exec_governed(GRANTD_HOOK_BPRM_CHECK, RIGHT(EXEC), bprm->file);
 }
@@ -43,7 +81,7 @@ int BPF_PROG(grantd_mmap_file, struct file *file, unsigned long reqprot, unsigne
 {
 	if (ret)
 		return ret;
-	if (!file || !(prot & PROT_EXEC) || !in_governed_tree())
+	if (!file || !(prot & PROT_EXEC) || !in_governed_tree() || exec_image(file))
 		return 0;
 	return exec_governed(GRANTD_HOOK_MMAP_FILE, RIGHT(MAP_EXEC), file);
 }

@@ -8,8 +8,6 @@
 
 #define FMODE_READ 0x1
 #define FMODE_WRITE 0x2
-/* Open flag of exec opens (do_open_execat): in f_flags, not f_mode. */
-#define __FMODE_EXEC 0x20
 #define RENAME_EXCHANGE (1 << 1)
 #define ATTR_ATIME (1 << 4)
 #define ATTR_MTIME (1 << 5)

@@ -32,6 +32,12 @@
 #define RIGHT(r) GRANTD_RIGHT_BIT(GRANTD_RIGHT_##r)
 
 /*
+ * Open flag of exec opens (do_open_execat, uselib): in f_flags, not f_mode.
+ * open(2) and openat2(2) cannot set it (not in VALID_OPEN_FLAGS).
+ */
+#define __FMODE_EXEC 0x20
+
+/*
  * Pipes, sockets and namespace files reopened through /proc/<pid>/fd live on
  * disconnected roots of internal mounts and name nothing on disk: reading and
  * writing them is what the task could already do (Landlock allows them too).

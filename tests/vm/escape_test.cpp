@@ -603,6 +603,42 @@ TEST_P(Escape, ShebangWithUngrantedInterpreter)
 		[&] { revoke(*s, interp); }, d);
 }
 
+// 8b. A binfmt_misc interpreter registered with flag F was opened by root at
+// registration, not by the task that runs it: binfmt_misc clones that open
+// for each run (file_clone_open), and the clone's open is checked in the
+// running task like any exec open.
+TEST_P(Escape, BinfmtMiscInterpreterOpenedAtRegistration)
+{
+	const std::string bm = "/proc/sys/fs/binfmt_misc";
+	if (::access((bm + "/register").c_str(), W_OK) != 0) {
+		ASSERT_EQ(std::system("modprobe binfmt_misc"), 0);
+		ASSERT_EQ(::mount("binfmt_misc", bm.c_str(), "binfmt_misc", 0, nullptr), 0) << std::strerror(errno);
+	}
+	auto s = open_session();
+	baseline(*s);
+	std::string interp = other() + "/interp", prog = ws() + "/prog.fmx";
+	copy_executable(kTrue, interp);
+	grantd::vmtest::write_file(prog, "GRANTDFMX\n");
+	::chmod(prog.c_str(), 0755);
+	grant(*s, ws(), kRead | kExec);
+	// Registered by this (ungoverned) process: F opens the interpreter now.
+	grantd::vmtest::write_file(bm + "/register", ":grantd-fmx:M::GRANTDFMX::" + interp + ":F\n");
+	struct Unregister {
+		std::string entry;
+		~Unregister() { grantd::vmtest::write_file(entry, "-1\n"); }
+	} unregister{bm + "/grantd-fmx"};
+	ASSERT_EQ(::access(unregister.entry.c_str(), F_OK), 0) << "binfmt_misc entry not registered";
+	auto attempt = [&] { return in_cgroup(s->cgroup(), [&] { return run({prog}); }); };
+	Denial d{"file_open", "no-rule", "requested=exec granted=- reason=no-rule dev=0:"};
+	std::size_t mark = log_mark();
+	EXPECT_DENIED(s, attempt, d);
+	EXPECT_TRUE(reported(*s, mark, Denial{"file_open", "no-rule", "name=\"interp\""})) << session_log(*s);
+	d.extra = "name=\"interp\"";
+	EXPECT_GRANT_CYCLE(
+		s, attempt, [&](std::uint64_t until) { grant(*s, interp, 0, kExec, until); },
+		[&] { revoke(*s, interp); }, d);
+}
+
 // 9. Writing a program is not running it: a writable directory needs exec too.
 TEST_P(Escape, CopiedBinaryInAWritableDirectory)
 {
