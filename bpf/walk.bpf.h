@@ -66,15 +66,17 @@ static __always_inline __u32 set(__u64 deadline)
 static __always_inline bool check_object(struct decision *d, __u32 session_id, __u32 dev,
 					 __u64 ino, __u64 now)
 {
-	struct grantd_file_key key = { .session_id = session_id, .dev = dev, .ino = ino };
-	const struct grantd_file_rule *rule;
 	__u32 slot = grantd_file_hint_slot(dev, ino), *hint;
+	const struct grantd_file_rule *rule;
 	__u32 granted = 0, expired = 0, l;
 	int r;
 
 	hint = bpf_map_lookup_elem(&file_hints, &slot);
 	if (!hint || !*hint)
 		return false; /* no rule of any session on an object hashing here */
+	/* The key is made only past the filter (most levels stop before). */
+	struct grantd_file_key key = { .session_id = session_id, .dev = dev, .ino = ino };
+
 	rule = bpf_map_lookup_elem(&file_rules, &key);
 	if (!rule)
 		return false;
@@ -135,7 +137,6 @@ struct slow_walk {
 	__u32 dev;		   /* dentry->d_sb->s_dev */
 	__u32 session_id;
 	__u32 done;
-	__u32 levels;		   /* direct-load walk: objects checked */
 	__u32 end;		   /* direct-load walk: FAST_VERDICT, FAST_EDGE, 0 */
 };
 
@@ -275,7 +276,7 @@ static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
  * arguments, shares struct slow_walk with the probe-read walk (one frame is
  * what 6.1 allows the three of program, governed part and callback: 512
  * bytes) but uses only dentry (a BTF pointer), mnt_root (the mount's root,
- * NULL when no mount was given), the scalars, levels and end.
+ * NULL when no mount was given), the scalars and end.
  */
 #define FAST_VERDICT 1
 #define FAST_EDGE 2 /* dentry is the mount's root or its filesystem's top */
@@ -285,7 +286,6 @@ static long fast_walk_step(__u32 index, void *ctx)
 	struct slow_walk *w = ctx;
 	struct dentry *dentry = w->dentry, *parent;
 
-	w->levels = index + 1;
 	/* A NULL d_inode reads as 0: a faulting BTF load yields 0. */
 	if (check_object(&w->d, w->session_id, w->dev, dentry->d_inode->i_ino, w->now)) {
 		w->end = FAST_VERDICT;
@@ -317,13 +317,15 @@ static __always_inline void walk_in(struct slow_walk *w, __u32 session_id, struc
 	w->now = bpf_ktime_get_boot_ns();
 	w->dev = dentry->d_sb->s_dev;
 	w->session_id = session_id;
-	bpf_loop(GRANTD_MAX_DEPTH, fast_walk_step, w, 0);
+	/* Objects checked: the iterations, the one that stopped included. */
+	long levels = bpf_loop(GRANTD_MAX_DEPTH, fast_walk_step, w, 0);
+
 	if (w->end == FAST_EDGE) {
 		w->parent = w->dentry->d_parent;
 		if (climb(w))
 			w->done = 1;
-		else
-			bpf_loop(GRANTD_MAX_DEPTH - w->levels, slow_walk_step, w, 0);
+		else if (levels > 0 && levels < GRANTD_MAX_DEPTH)
+			bpf_loop(GRANTD_MAX_DEPTH - levels, slow_walk_step, w, 0);
 	} else {
 		w->done = w->end == FAST_VERDICT;
 	}
