@@ -33,6 +33,7 @@ namespace {
 
 constexpr std::uint32_t kRead = GRANTD_RIGHT_BIT(GRANTD_RIGHT_READ);
 constexpr std::uint32_t kWrite = GRANTD_RIGHT_BIT(GRANTD_RIGHT_WRITE);
+constexpr std::uint32_t kExec = GRANTD_RIGHT_BIT(GRANTD_RIGHT_EXEC);
 const std::string kRoot = "/sys/fs/cgroup/grantd";
 const std::string kFiles = "/run/grantd-vm-files"; // a tmpfs of our own
 
@@ -350,6 +351,46 @@ TEST_F(Enforcement, FileHintsCountEveryRuleAndHideNone)
 	ASSERT_TRUE(maps_->sweep_expired(grantd::boot_time_ns()));
 	EXPECT_EQ(hint(), base);
 	EXPECT_EQ(in_cgroup(b.cgroup(), [&] { return try_open(dir + "/f", O_RDONLY); }), EACCES);
+}
+
+// An execve walks once for the program: the exec open (file_open) decides,
+// and bprm_check and the kernel's mapping of the program image recognise
+// the struct file it checked and make no decision of their own. A static
+// program (busybox) maps nothing else, so neither hook counts anything.
+TEST_F(Enforcement, ExecveDecidesOnceForTheProgram)
+{
+	Session s(*maps_, kRoot, next_session_id());
+	const std::string prog = kFiles + "/ws/busybox";
+	std::filesystem::copy_file("/bin/busybox", prog, std::filesystem::copy_options::overwrite_existing);
+	ASSERT_EQ(::chmod(prog.c_str(), 0755), 0);
+	auto decisions = [](grantd_hook hook) {
+		auto c = maps_->counters(hook);
+		EXPECT_TRUE(c) << c.error().message;
+		return c ? c->allow + c->deny : 0;
+	};
+	auto run_true = [&] {
+		return in_cgroup(s.cgroup(), [&] {
+			::execl(prog.c_str(), "busybox", "true", static_cast<char*>(nullptr));
+			return errno;
+		});
+	};
+	grant(s, kFiles + "/ws", kRead | kExec, GRANTD_NO_DEADLINE);
+	std::uint64_t open0 = decisions(GRANTD_HOOK_FILE_OPEN), bprm0 = decisions(GRANTD_HOOK_BPRM_CHECK),
+		      mmap0 = decisions(GRANTD_HOOK_MMAP_FILE);
+	EXPECT_EQ(run_true(), 0);
+	EXPECT_GE(decisions(GRANTD_HOOK_FILE_OPEN), open0 + 1); // the exec open
+	EXPECT_EQ(decisions(GRANTD_HOOK_BPRM_CHECK), bprm0);
+	EXPECT_EQ(decisions(GRANTD_HOOK_MMAP_FILE), mmap0);
+	// Without exec the exec open is what refuses it.
+	grant(s, kFiles + "/ws", kRead, GRANTD_NO_DEADLINE);
+	std::uint64_t denied0 = denials();
+	EXPECT_EQ(run_true(), EACCES);
+	EXPECT_GE(denials(), denied0 + 1);
+	EXPECT_TRUE(daemon_->wait_for_log("verdict=deny hook=file_open session=" + std::to_string(s.id()) +
+						  " ",
+					  10s))
+		<< daemon_->log();
+	EXPECT_EQ(decisions(GRANTD_HOOK_BPRM_CHECK), bprm0);
 }
 
 TEST_F(Enforcement, WalkPastTheDepthLimitDenies)
