@@ -38,9 +38,10 @@ GOVERNED_PART int exec_governed(__u16 hook, __u32 requested, struct file *file)
  * exec commits new credentials. binfmt_misc's flag F clones, for each run,
  * the interpreter the registrant opened: the clone's open is checked in the
  * task as well (file_open, Escape.BinfmtMiscInterpreterOpenedAtRegistration)
- * but carries the registrant's f_cred, so bprm_check walks for it too. A task moved into the governed tree between its exec open
- * and bprm_check runs that program unchecked, as it keeps what it had
- * opened before the move (docs/enforcement.md, known limits).
+ * but carries the registrant's f_cred, so bprm_check walks for it too. A
+ * task moved into the governed tree between its exec open and bprm_check
+ * runs that program unchecked, as it keeps what it had opened before the
+ * move (docs/enforcement.md, known limits).
  */
 static __always_inline bool exec_open_of_this_process(struct file *file)
 {
@@ -51,7 +52,8 @@ static __always_inline bool exec_open_of_this_process(struct file *file)
 
 /*
  * True for the program image exec is mapping: mm->exe_file, set by exec to
- * the file bprm_check allowed (exec implies map-exec). prctl(PR_SET_MM) can
+ * its program, whose exec right was checked at its exec open or by
+ * bprm_check (exec implies map-exec). prctl(PR_SET_MM) can
  * set exe_file to a file the task holds, but only an exec-opened one passes
  * here (__FMODE_EXEC, which open(2) cannot set), and the task holds such a
  * file only from its own exec open (exec checked by file_open), by receipt
