@@ -384,6 +384,27 @@ protected:
 		}
 	}
 
+	// An interpreter with no exec grant: the attempt to run through it is
+	// refused at the interpreter's exec open (and reported with its name);
+	// granted, it runs; expired or revoked, refused again.
+	void expect_interpreter_checked(const Session& s, const std::function<int()>& attempt,
+					const std::string& interp) const
+	{
+		Denial d{"file_open", "no-rule", "requested=exec granted=- reason=no-rule dev="};
+		std::size_t mark = log_mark();
+		{
+			SCOPED_TRACE("interpreter not granted");
+			expect_denied(s, attempt, d);
+		}
+		std::string named = "name=\"" + std::filesystem::path(interp).filename().string() + "\"";
+		EXPECT_TRUE(reported(s, mark, Denial{"file_open", "no-rule", named})) << session_log(s);
+		d.extra = named;
+		SCOPED_TRACE("grant cycle of the interpreter");
+		expect_grant_cycle(
+			s, attempt, [&](std::uint64_t until) { grant(s, interp, 0, kExec, until); },
+			[&] { revoke(s, interp); }, d);
+	}
+
 	static Daemon* daemon_;
 	static MapsWriter* maps_;
 	static std::uint32_t next_id_;
@@ -592,15 +613,7 @@ TEST_P(Escape, ShebangWithUngrantedInterpreter)
 	grantd::vmtest::write_file(script, "#!" + interp + "\n");
 	::chmod(script.c_str(), 0755);
 	grant(*s, ws(), kRead | kExec);
-	auto attempt = [&] { return in_cgroup(s->cgroup(), [&] { return run({script}); }); };
-	Denial d{"file_open", "no-rule", "requested=exec granted=- reason=no-rule dev="};
-	std::size_t mark = log_mark();
-	EXPECT_DENIED(s, attempt, d);
-	EXPECT_TRUE(reported(*s, mark, Denial{"file_open", "no-rule", "name=\"interp\""})) << session_log(*s);
-	d.extra = "name=\"interp\"";
-	EXPECT_GRANT_CYCLE(
-		s, attempt, [&](std::uint64_t until) { grant(*s, interp, 0, kExec, until); },
-		[&] { revoke(*s, interp); }, d);
+	expect_interpreter_checked(*s, [&] { return in_cgroup(s->cgroup(), [&] { return run({script}); }); }, interp);
 }
 
 // 8b. A binfmt_misc interpreter registered with flag F was opened by root at
@@ -628,15 +641,7 @@ TEST_P(Escape, BinfmtMiscInterpreterOpenedAtRegistration)
 		~Unregister() { grantd::vmtest::write_file(entry, "-1\n"); }
 	} unregister{bm + "/grantd-fmx"};
 	ASSERT_EQ(::access(unregister.entry.c_str(), F_OK), 0) << "binfmt_misc entry not registered";
-	auto attempt = [&] { return in_cgroup(s->cgroup(), [&] { return run({prog}); }); };
-	Denial d{"file_open", "no-rule", "requested=exec granted=- reason=no-rule dev=0:"};
-	std::size_t mark = log_mark();
-	EXPECT_DENIED(s, attempt, d);
-	EXPECT_TRUE(reported(*s, mark, Denial{"file_open", "no-rule", "name=\"interp\""})) << session_log(*s);
-	d.extra = "name=\"interp\"";
-	EXPECT_GRANT_CYCLE(
-		s, attempt, [&](std::uint64_t until) { grant(*s, interp, 0, kExec, until); },
-		[&] { revoke(*s, interp); }, d);
+	expect_interpreter_checked(*s, [&] { return in_cgroup(s->cgroup(), [&] { return run({prog}); }); }, interp);
 }
 
 // 9. Writing a program is not running it: a writable directory needs exec too.
