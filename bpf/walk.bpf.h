@@ -12,8 +12,9 @@
  * reaches that mount's root or the top of a filesystem, a second walk goes
  * on with probe reads: container_of() from a vfsmount to its struct mount is
  * not expressible on BTF pointers before 6.2 (no bpf_rdonly_cast), so the
- * mounts above are known only as addresses. Each walk takes one level per
- * bpf_loop iteration, which keeps the verifier's cost small and constant
+ * mounts above are known only as addresses. Each walk takes a fixed number
+ * of levels per bpf_loop iteration (two direct-load levels, one probe-read
+ * level), which keeps the verifier's cost small and constant
  * (unrolled, direct loads cost it a pass per level: 0.9M instructions for
  * file_open on 6.1; one callback doing both kinds of level did not converge
  * within 1M on 6.12). The file_hints filter skips the rule lookup where no
@@ -281,23 +282,36 @@ static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
 #define FAST_VERDICT 1
 #define FAST_EDGE 2 /* dentry is the mount's root or its filesystem's top */
 
-static long fast_walk_step(__u32 index, void *ctx)
+/* One level of the direct-load walk; true when the walk stops there. */
+static __always_inline bool fast_level(struct slow_walk *w, __u32 end_bit)
 {
-	struct slow_walk *w = ctx;
 	struct dentry *dentry = w->dentry, *parent;
 
 	/* A NULL d_inode reads as 0: a faulting BTF load yields 0. */
 	if (check_object(&w->d, w->session_id, w->dev, dentry->d_inode->i_ino, w->now)) {
-		w->end = FAST_VERDICT;
-		return 1;
+		w->end = FAST_VERDICT | end_bit;
+		return true;
 	}
 	parent = dentry->d_parent;
 	if (dentry == w->mnt_root || parent == dentry) {
-		w->end = FAST_EDGE;
-		return 1;
+		w->end = FAST_EDGE | end_bit;
+		return true;
 	}
 	w->dentry = parent;
-	return 0;
+	return false;
+}
+
+/*
+ * Two levels an iteration: half the loop's call and return per level.
+ * FAST_SECOND marks a stop at the second of the two.
+ */
+#define FAST_SECOND 4
+
+static long fast_walk_step(__u32 index, void *ctx)
+{
+	struct slow_walk *w = ctx;
+
+	return fast_level(w, 0) || fast_level(w, FAST_SECOND);
 }
 
 /*
@@ -317,9 +331,12 @@ static __always_inline void walk_in(struct slow_walk *w, __u32 session_id, struc
 	w->now = bpf_ktime_get_boot_ns();
 	w->dev = dentry->d_sb->s_dev;
 	w->session_id = session_id;
-	/* Objects checked: the iterations, the one that stopped included. */
-	long levels = bpf_loop(GRANTD_MAX_DEPTH, fast_walk_step, w, 0);
+	/* Iterations, the one that stopped included; two objects each. */
+	long levels = bpf_loop(GRANTD_MAX_DEPTH / 2, fast_walk_step, w, 0) * 2;
 
+	if (!(w->end & FAST_SECOND))
+		levels--; /* stopped at the first of an iteration's two, or not at all */
+	w->end &= ~FAST_SECOND;
 	if (w->end == FAST_EDGE) {
 		w->parent = w->dentry->d_parent;
 		if (climb(w))

@@ -955,7 +955,7 @@ not part of `tests/run-all`; ctest only runs the micro-benchmarks briefly
 FOOTER = """## Where the targets are missed, and what would close them
 
 **The walk.** A governed check climbs from the object through its parents
-(`bpf/walk.bpf.h`), one `bpf_loop` callback per directory level. Within the
+(`bpf/walk.bpf.h`), one `bpf_loop` callback per two directory levels. Within the
 mount the hook's path starts on, a level loads the dentry's inode number
 and parent directly through BTF pointers (guarded loads of a few
 instructions each) and looks at `file_hints`, a counting filter indexed by
@@ -964,9 +964,10 @@ map keyed by (session, dev, ino), looked up. Past that mount's root, a
 second loop climbs with `bpf_probe_read_kernel` (two helper calls a level),
 because before 6.2 a `struct mount` cannot be reached from a `vfsmount`
 through BTF pointers; the benchmark's paths stay within one mount. A level
-now costs about 84 instruction-ns on 6.1 and 88 on 6.12 (the "per directory
-level" lines above), against Landlock's 183 and 314; with two probe reads a
-level it cost about 290, with six probe reads and a hash lookup about 714.
+now costs about 70 instruction-ns on 6.1 and 74 on 6.12 (the "per directory
+level" lines above), against Landlock's 183 and 313; with one level per
+callback it cost 84 and 88, with two probe reads a level about 290, with six
+probe reads and a hash lookup about 714.
 At 10,000 sessions of 100 rules (a million rules for 262,144 filter slots,
 each rule on its own inode) the filter is mostly set and the levels are
 looked up again: that is the at-scale rows' extra cost. A larger filter
@@ -986,7 +987,7 @@ deadlines compared); the `bpf_loop` set-up; and the per-CPU counter.
 Landlock's whole open check at depth 0 costs about 600 on 6.1 and about
 2,700 on 6.12 (its 6.12 hook does more), so the same fixed part meets the
 target on 6.12 and misses it on 6.1, and at depth 10 on 6.1 the fixed part
-is what stands between 0.76 and 0.6. What would close it: finding the session and
+is what stands between 0.70 and 0.6. What would close it: finding the session and
 the rule without hashing. Task local storage (`BPF_MAP_TYPE_TASK_STORAGE`,
 filled when a task enters a session) would hold the session for the task;
 inode local storage (`BPF_MAP_TYPE_INODE_STORAGE`, set by the daemon through
@@ -1005,7 +1006,9 @@ outside this bench (`kernel.bpf_stats_enabled`, 200 spawns of a static
 busybox in the VM under `--icount`), a governed execve's programs take
 about 930 instruction-ns more than an ungoverned one's on both kernels,
 nearly all of it that one walk (about 530 a governed `file_open` call,
-90 an ungoverned one). On 6.12 the target is met. On 6.1 it cannot be met
+90 an ungoverned one). On 6.12 the target was met in the previous run
+(0.49 × Landlock) and is within the exec loop's noise in this one. On 6.1 it
+cannot be met
 by any design built on BPF LSM programs: the floor alone (the empty
 programs' trampolines on the ten or so hook calls of a spawn) adds more than
 Landlock's whole exec check, which runs inside the kernel with no
@@ -1032,9 +1035,8 @@ paths) keep their governed part in a `static __noinline` function, so the
 program itself saves and restores one or two callee-saved registers, not
 four. What is left over the floor is the helper call and those registers,
 the same at every depth. On 6.1 the ungoverned open sits at the 1.25 ×
-floor line: the same `file_open` program measured 1.22, 1.26 and 1.31 ×
-the floor at depth 10 in three boots, and within the floor's spread at
-depth 0. The figure moves with each attach and detach more than the
+floor line: the same ungoverned path measured 1.17 to 1.31 × the floor at
+depth 10 in four boots, and within the floor's spread at depth 0. The figure moves with each attach and detach more than the
 no-program runs' spread shows: in a one-off probe (one 6.1 boot under
 `--icount`; an empty `file_open` program and one making only the governed
 test's helper call, each attached in turn three times at each depth) the
