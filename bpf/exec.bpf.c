@@ -26,8 +26,7 @@ GOVERNED_PART int exec_governed(__u16 hook, __u32 requested, struct file *file)
 	struct slow_walk w = { .d = { .requested = requested } };
 
 	describe(&w.d, file->f_path.dentry);
-	if (s.session)
-		check_path_in(&w, s.session->session_id, file->f_path.dentry, file->f_path.mnt);
+	check_path_in(&w, s.cgroup_id, file->f_path.dentry, file->f_path.mnt);
 	return finish(&s, &w.d, hook);
 }
 

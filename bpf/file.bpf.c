@@ -99,8 +99,8 @@ GOVERNED_PART int file_open_governed(struct file *file)
 	describe(&w.d, file->f_path.dentry);
 	if ((w.d.requested & RIGHT(WRITE)) && protected_fs(file->f_path.dentry))
 		w.d.reason = GRANTD_REASON_PROTECTED;
-	else if (s.session)
-		check_path_in(&w, s.session->session_id, file->f_path.dentry, file->f_path.mnt);
+	else
+		check_path_in(&w, s.cgroup_id, file->f_path.dentry, file->f_path.mnt);
 	return finish(&s, &w.d, GRANTD_HOOK_FILE_OPEN);
 }
 
@@ -130,8 +130,8 @@ static __always_inline int check_one(__u16 hook, __u32 requested, struct dentry 
 	describe(&d, named);
 	if ((requested & ~(RIGHT(READ) | RIGHT(EXEC) | RIGHT(MAP_EXEC))) && protected_fs(dentry))
 		d.reason = GRANTD_REASON_PROTECTED;
-	else if (s.session)
-		check_path(&d, s.session->session_id, dentry, mnt);
+	else
+		check_path(&d, s.cgroup_id, dentry, mnt);
 	return finish(&s, &d, hook);
 }
 
@@ -194,10 +194,10 @@ int BPF_PROG(grantd_path_rmdir, const struct path *dir, struct dentry *dentry, i
  * so that the verifier's cost stays linear. Several programs on one hook all
  * run, and the first denial is the hook's answer (later ones see ret != 0).
  */
-static __always_inline bool gains(__u32 session_id, struct dentry *from, struct vfsmount *from_mnt,
+static __always_inline bool gains(__u64 cgroup_id, struct dentry *from, struct vfsmount *from_mnt,
 				  struct dentry *to, struct vfsmount *to_mnt)
 {
-	return rights_at(session_id, to, to_mnt) & ~rights_at(session_id, from, from_mnt);
+	return rights_at(cgroup_id, to, to_mnt) & ~rights_at(cgroup_id, from, from_mnt);
 }
 
 /* The link is a new name: create on the directory it goes in. */
@@ -220,10 +220,10 @@ int BPF_PROG(grantd_path_link_refer, struct dentry *old_dentry, const struct pat
 
 	if (ret)
 		return ret;
-	if (!governed(&s) || !s.session)
+	if (!governed(&s) || !session_of(&s))
 		return 0; /* unregistered: grantd_path_link denies */
 	describe(&d, old_dentry);
-	if (gains(s.session->session_id, old_dentry->d_parent, new_dir->mnt, new_dir->dentry, new_dir->mnt))
+	if (gains(s.cgroup_id, old_dentry->d_parent, new_dir->mnt, new_dir->dentry, new_dir->mnt))
 		d.reason = GRANTD_REASON_REFER;
 	return finish(&s, &d, GRANTD_HOOK_PATH_LINK);
 }
@@ -271,10 +271,10 @@ static __always_inline int check_rename_refer(struct dentry *from, struct vfsmou
 	struct decision d = {};
 	struct subject s;
 
-	if (!governed(&s) || !s.session)
+	if (!governed(&s) || !session_of(&s))
 		return 0; /* unregistered: grantd_path_rename denies */
 	describe(&d, named);
-	if (gains(s.session->session_id, from, from_mnt, to, to_mnt))
+	if (gains(s.cgroup_id, from, from_mnt, to, to_mnt))
 		d.reason = GRANTD_REASON_REFER;
 	return finish(&s, &d, GRANTD_HOOK_PATH_RENAME);
 }
@@ -346,8 +346,8 @@ static __always_inline int check_setattr(struct dentry *dentry, struct iattr *at
 	describe(&d, dentry);
 	if (protected_fs(dentry))
 		d.reason = GRANTD_REASON_PROTECTED;
-	else if (s.session)
-		walk_from(&d, s.session->session_id, dentry, NULL);
+	else
+		walk_from(&d, s.cgroup_id, dentry, NULL);
 	return finish(&s, &d, GRANTD_HOOK_INODE_SETATTR);
 }
 

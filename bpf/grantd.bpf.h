@@ -101,9 +101,11 @@ GRANTD_MAP_STORAGE struct {
 /* Who is acting, for a task inside the governed subtree. */
 struct subject {
 	__u64 cgroup_id;
-	const struct grantd_session *session; /* NULL: cgroup not registered */
+	/* NULL: cgroup not registered, or not looked up yet (looked_up 0) */
+	const struct grantd_session *session;
 	__u32 report_allows;
 	__u32 event_rate;
+	__u32 looked_up;
 };
 
 /*
@@ -119,7 +121,22 @@ static __always_inline bool in_governed_tree(void)
 	return bpf_current_task_under_cgroup(&governed_root, 0) == 1;
 }
 
-/* Who is acting, for a task in the governed tree; false if nothing is governed. */
+/* The task's session, looked up once, when a hook first needs it. */
+static __always_inline const struct grantd_session *session_of(struct subject *s)
+{
+	if (!s->looked_up) {
+		s->session = bpf_map_lookup_elem(&sessions, &s->cgroup_id);
+		s->looked_up = 1;
+	}
+	return s->session;
+}
+
+/*
+ * Who is acting, for a task in the governed tree; false if nothing is
+ * governed. The session is not looked up: file rules are keyed by the
+ * cgroup (grantd_file_key), so a file check finds them without it, and an
+ * allowed access never needs it (session_of() for the rest).
+ */
 static __always_inline bool subject_of(struct subject *s)
 {
 	const struct grantd_config *cfg;
@@ -129,7 +146,8 @@ static __always_inline bool subject_of(struct subject *s)
 	if (!cfg || !cfg->root_cgroup_id)
 		return false;
 	s->cgroup_id = bpf_get_current_cgroup_id();
-	s->session = bpf_map_lookup_elem(&sessions, &s->cgroup_id);
+	s->session = NULL;
+	s->looked_up = 0;
 	s->report_allows = cfg->flags & GRANTD_CONFIG_REPORT_ALLOWS;
 	s->event_rate = cfg->event_rate;
 	return true;
@@ -156,6 +174,7 @@ static __always_inline bool governed(struct subject *s)
 struct decision {
 	__u32 requested;
 	__u32 granted;
+	__u32 ruled;   /* granted by file rules keyed by the task's cgroup */
 	__u32 expired; /* requested rights whose matching rule had expired */
 	__u16 reason;  /* set when the check stopped short of a verdict */
 	__u16 port;
@@ -274,13 +293,29 @@ static __always_inline void report(const struct subject *s, const struct decisio
  * Per-CPU counters are bumped atomically: a preempted program and the next one
  * on the same CPU may interleave.
  */
-static __always_inline int finish(const struct subject *s, const struct decision *d, __u16 hook)
+static __always_inline int finish(struct subject *s, const struct decision *d, __u16 hook)
 {
 	__u32 key = hook;
 	struct grantd_counter *counter = bpf_map_lookup_elem(&counters, &key);
 	bool permissive;
 	__u16 reason;
 
+	/*
+	 * Every right found in a rule of the task's cgroup: a rule is only
+	 * there while its session is registered (grantd_file_key), so the
+	 * session need not be looked up. Rights found otherwise (anonymous
+	 * objects, net rules) need a registered session.
+	 */
+	if (!d->reason && d->requested && (d->ruled & d->requested) == d->requested) {
+		if (counter)
+			__sync_fetch_and_add(&counter->allow, 1);
+		if (s->report_allows) {
+			session_of(s);
+			report(s, d, hook, GRANTD_VERDICT_ALLOW, GRANTD_REASON_NONE, counter);
+		}
+		return 0;
+	}
+	session_of(s);
 	if (s->session && !d->reason && (d->granted & d->requested) == d->requested) {
 		if (counter)
 			__sync_fetch_and_add(&counter->allow, 1);
@@ -308,7 +343,7 @@ static __always_inline int finish(const struct subject *s, const struct decision
 }
 
 /* Self-protection: denied whatever the session's grants (and reported). */
-static __always_inline int protect(const struct subject *s, __u16 hook, __u64 target_id)
+static __always_inline int protect(struct subject *s, __u16 hook, __u64 target_id)
 {
 	struct decision d = { .reason = GRANTD_REASON_PROTECTED, .target_id = target_id };
 

@@ -120,7 +120,7 @@ GOVERNED_PART int inet_governed(__u16 hook, struct socket *sock, const void *add
 			d.requested = 0;
 		else
 			d.reason = GRANTD_REASON_UNRESOLVED;
-	} else if (s.session) {
+	} else if (session_of(&s)) {
 		check_endpoint(&d, s.session->session_id, net_right);
 	}
 	return finish(&s, &d, hook);
@@ -202,7 +202,7 @@ int BPF_PROG(grantd_socket_listen, struct socket *sock, int backlog, int ret)
 		d.family = 6;
 		__builtin_memcpy(d.addr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
 	}
-	if (s.session)
+	if (session_of(&s))
 		check_endpoint(&d, s.session->session_id, GRANTD_NET_BIND);
 	return finish(&s, &d, GRANTD_HOOK_SOCKET_LISTEN);
 }
@@ -250,9 +250,7 @@ static __always_inline int check_unix_peer(__u16 hook, __u32 right, struct sock 
 	d.name = BPF_CORE_READ(dentry, d_name.name);
 	d.dev = BPF_CORE_READ(dentry, d_sb, s_dev);
 	d.ino = BPF_CORE_READ(dentry, d_inode, i_ino);
-	if (s.session)
-		slow_walk(&d, s.session->session_id, dentry, real_mount(BPF_CORE_READ(peer, path.mnt)),
-			  bpf_ktime_get_boot_ns());
+	slow_walk(&d, s.cgroup_id, dentry, real_mount(BPF_CORE_READ(peer, path.mnt)), bpf_ktime_get_boot_ns());
 	return finish(&s, &d, hook);
 }
 

@@ -64,7 +64,7 @@ static __always_inline __u32 set(__u64 deadline)
  * GRANTD_NO_DEADLINE); which rights had expired is worked out only when one
  * is missing, off the path of an allowed access.
  */
-static __always_inline bool check_object(struct decision *d, __u32 session_id, __u32 dev,
+static __always_inline bool check_object(struct decision *d, __u64 cgroup_id, __u32 dev,
 					 __u64 ino, __u64 now)
 {
 	__u32 slot = grantd_file_hint_slot(dev, ino), *hint;
@@ -76,17 +76,40 @@ static __always_inline bool check_object(struct decision *d, __u32 session_id, _
 	if (!hint || !*hint)
 		return false; /* no rule of any session on an object hashing here */
 	/* The key is made only past the filter (most levels stop before). */
-	struct grantd_file_key key = { .session_id = session_id, .dev = dev, .ino = ino };
+	struct grantd_file_key key = { .cgroup_id = cgroup_id, .dev = dev, .ino = ino };
 
 	rule = bpf_map_lookup_elem(&file_rules, &key);
 	if (!rule)
 		return false;
+	/*
+	 * Most checks ask for one right (open for reading, exec, create): its
+	 * deadline (or exec's, for map-exec) alone decides, and a live one
+	 * ends the walk without folding the other seven. Anything else, a
+	 * dead deadline included, takes the full fold below, which comes to
+	 * the same verdict and also works out what had expired. i is the
+	 * index of q's bit if q has one bit, without a branch ((x + 255) >> 8
+	 * is x != 0 for x < 256); q == 1 << i tells whether it has (which also
+	 * leaves out 0 and bits past the eight).
+	 */
+	__u32 q = d->requested;
+	__u32 i = ((q & 0xAA) + 0xFF) >> 8 | (((q & 0xCC) + 0xFF) >> 8) << 1 | (((q & 0xF0) + 0xFF) >> 8) << 2;
+
+	/* The verifier cannot follow the arithmetic: the mask, kept, bounds the index. */
+	barrier_var(i);
+	i &= GRANTD_NR_FILE_RIGHTS - 1;
+	if (q == 1u << i &&
+	    (live(rule->deadline_ns[i], now) | (live(rule->deadline_ns[GRANTD_RIGHT_EXEC], now) & q >> GRANTD_RIGHT_MAP_EXEC))) {
+		d->granted |= q;
+		d->ruled |= q;
+		return true;
+	}
 #pragma unroll
 	for (r = 0; r < GRANTD_NR_FILE_RIGHTS; r++)
 		granted |= live(rule->deadline_ns[r], now) << r;
 	/* Whoever may run a program may map it: exec implies map-exec. */
 	granted |= (granted >> GRANTD_RIGHT_EXEC & 1) << GRANTD_RIGHT_MAP_EXEC;
 	d->granted |= granted & d->requested;
+	d->ruled |= granted & d->requested;
 	if ((d->granted & d->requested) == d->requested)
 		return true;
 	/* Short of a right: which of those it lacks had expired here (for the reason). */
@@ -135,8 +158,8 @@ struct slow_walk {
 	struct dentry *mnt_root;   /* mnt->mnt.mnt_root (NULL with no mnt) */
 	__u64 now;
 	__u64 ino;		   /* dentry->d_inode->i_ino */
+	__u64 cgroup_id;	   /* the task's: the rules' key */
 	__u32 dev;		   /* dentry->d_sb->s_dev */
-	__u32 session_id;
 	__u32 done;
 	__u32 end;		   /* direct-load walk: FAST_VERDICT, FAST_EDGE, 0 */
 };
@@ -226,7 +249,7 @@ static long slow_walk_step(__u32 index, void *ctx)
 	struct slow_walk *w = ctx;
 
 	read_dentry(w);
-	if (check_object(&w->d, w->session_id, w->dev, w->ino, w->now) || climb(w)) {
+	if (check_object(&w->d, w->cgroup_id, w->dev, w->ino, w->now) || climb(w)) {
 		w->done = 1;
 		return 1;
 	}
@@ -239,7 +262,7 @@ static long slow_walk_step(__u32 index, void *ctx)
  */
 static __always_inline void run_walk(struct decision *d, struct slow_walk *w)
 {
-	if (check_object(&w->d, w->session_id, w->dev, w->ino, w->now) || climb(w))
+	if (check_object(&w->d, w->cgroup_id, w->dev, w->ino, w->now) || climb(w))
 		w->done = 1;
 	else
 		bpf_loop(GRANTD_MAX_DEPTH, slow_walk_step, w, 0);
@@ -249,7 +272,7 @@ static __always_inline void run_walk(struct decision *d, struct slow_walk *w)
 }
 
 /* The walk from a (dentry, mount) known only by address; mnt may be NULL. */
-static __always_inline void slow_walk(struct decision *d, __u32 session_id, struct dentry *dentry,
+static __always_inline void slow_walk(struct decision *d, __u64 cgroup_id, struct dentry *dentry,
 				      struct mount *mnt, __u64 now)
 {
 	struct slow_walk w = {
@@ -257,7 +280,7 @@ static __always_inline void slow_walk(struct decision *d, __u32 session_id, stru
 		.dentry = dentry,
 		.mnt = mnt,
 		.now = now,
-		.session_id = session_id,
+		.cgroup_id = cgroup_id,
 	};
 
 	if (mnt)
@@ -288,7 +311,7 @@ static __always_inline bool fast_level(struct slow_walk *w, __u32 end_bit)
 	struct dentry *dentry = w->dentry, *parent;
 
 	/* A NULL d_inode reads as 0: a faulting BTF load yields 0. */
-	if (check_object(&w->d, w->session_id, w->dev, dentry->d_inode->i_ino, w->now)) {
+	if (check_object(&w->d, w->cgroup_id, w->dev, dentry->d_inode->i_ino, w->now)) {
 		w->end = FAST_VERDICT | end_bit;
 		return true;
 	}
@@ -322,7 +345,7 @@ static long fast_walk_step(__u32 index, void *ctx)
  * verifier's cost what it was). w holds the decision and is otherwise zero:
  * the hottest hooks keep their decision in it, and copy nothing.
  */
-static __always_inline void walk_in(struct slow_walk *w, __u32 session_id, struct dentry *dentry,
+static __always_inline void walk_in(struct slow_walk *w, __u64 cgroup_id, struct dentry *dentry,
 				    struct vfsmount *mnt)
 {
 	w->dentry = dentry;
@@ -330,7 +353,7 @@ static __always_inline void walk_in(struct slow_walk *w, __u32 session_id, struc
 	w->mnt_root = mnt ? mnt->mnt_root : NULL;
 	w->now = bpf_ktime_get_boot_ns();
 	w->dev = dentry->d_sb->s_dev;
-	w->session_id = session_id;
+	w->cgroup_id = cgroup_id;
 	/* Iterations, the one that stopped included; two objects each. */
 	long levels = bpf_loop(GRANTD_MAX_DEPTH / 2, fast_walk_step, w, 0) * 2;
 
@@ -351,12 +374,12 @@ static __always_inline void walk_in(struct slow_walk *w, __u32 session_id, struc
 }
 
 /* As walk_in, for a decision of the caller's. */
-static __always_inline void walk_from(struct decision *d, __u32 session_id, struct dentry *dentry,
+static __always_inline void walk_from(struct decision *d, __u64 cgroup_id, struct dentry *dentry,
 				      struct vfsmount *mnt)
 {
 	struct slow_walk w = { .d = *d };
 
-	walk_in(&w, session_id, dentry, mnt);
+	walk_in(&w, cgroup_id, dentry, mnt);
 	*d = w.d;
 }
 
@@ -364,33 +387,33 @@ static __always_inline void walk_from(struct decision *d, __u32 session_id, stru
  * Fills w->d.granted for the object at (dentry, mnt) and its ancestors: an
  * exec or map-exec of a file with no name left is never granted.
  */
-static __always_inline void check_path_in(struct slow_walk *w, __u32 session_id, struct dentry *dentry,
+static __always_inline void check_path_in(struct slow_walk *w, __u64 cgroup_id, struct dentry *dentry,
 					  struct vfsmount *mnt)
 {
 	if ((w->d.requested & (RIGHT(EXEC) | RIGHT(MAP_EXEC))) && unlinked(dentry)) {
 		w->d.reason = GRANTD_REASON_ANONYMOUS;
 		return;
 	}
-	walk_in(w, session_id, dentry, mnt);
+	walk_in(w, cgroup_id, dentry, mnt);
 }
 
 /* As check_path_in, for a decision of the caller's. */
-static __always_inline void check_path(struct decision *d, __u32 session_id, struct dentry *dentry,
+static __always_inline void check_path(struct decision *d, __u64 cgroup_id, struct dentry *dentry,
 				       struct vfsmount *mnt)
 {
 	if ((d->requested & (RIGHT(EXEC) | RIGHT(MAP_EXEC))) && unlinked(dentry)) {
 		d->reason = GRANTD_REASON_ANONYMOUS;
 		return;
 	}
-	walk_from(d, session_id, dentry, mnt);
+	walk_from(d, cgroup_id, dentry, mnt);
 }
 
 /* Every file right live at a location, for rename/link's no-gain rule. */
-static __always_inline __u32 rights_at(__u32 session_id, struct dentry *dentry, struct vfsmount *mnt)
+static __always_inline __u32 rights_at(__u64 cgroup_id, struct dentry *dentry, struct vfsmount *mnt)
 {
 	struct decision d = { .requested = GRANTD_FILE_RIGHTS_MASK };
 
-	check_path(&d, session_id, dentry, mnt);
+	check_path(&d, cgroup_id, dentry, mnt);
 	return d.granted;
 }
 

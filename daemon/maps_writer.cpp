@@ -158,6 +158,8 @@ Result<MapsWriter> MapsWriter::from_loader(const Loader& loader)
 	      &w.rates_, &w.counters_, &w.events_})
 		if (!fd->valid())
 			return Error::from_errno("duplicate map fd");
+	if (auto indexed = w.index_sessions(); !indexed)
+		return indexed.error();
 	return w;
 }
 
@@ -184,7 +186,28 @@ Result<MapsWriter> MapsWriter::open_pinned(const std::string& pin_dir)
 	if (cfg->abi_version != GRANTD_ABI_VERSION)
 		return Error{"pinned maps in " + pin_dir + " use ABI version " + std::to_string(cfg->abi_version) +
 			     ", expected " + std::to_string(GRANTD_ABI_VERSION)};
+	if (auto indexed = w.index_sessions(); !indexed)
+		return indexed.error();
 	return w;
+}
+
+Result<void> MapsWriter::index_sessions()
+{
+	auto all = sessions();
+	if (!all)
+		return all.error();
+	cgroups_.clear();
+	for (const auto& [cgroup_id, s] : all.value())
+		cgroups_[s.session_id] = cgroup_id;
+	return {};
+}
+
+std::optional<std::uint64_t> MapsWriter::cgroup_of(std::uint32_t session_id) const
+{
+	auto it = cgroups_.find(session_id);
+	if (it == cgroups_.end())
+		return std::nullopt;
+	return it->second;
 }
 
 Result<grantd_config> MapsWriter::config() const
@@ -220,10 +243,14 @@ Result<void> MapsWriter::add_session(std::uint64_t cgroup_id, std::uint32_t sess
 {
 	if (session_id == 0)
 		return Error{"session id 0 is reserved (it marks unregistered cgroups in events)"};
+	if (auto other = cgroup_of(session_id))
+		return Error{"register session " + std::to_string(session_id) + " for cgroup " +
+			     std::to_string(cgroup_id) + ": it is registered for cgroup " + std::to_string(*other)};
 	grantd_session s{session_id, flags};
 	if (bpf_map_update_elem(sessions_.get(), &cgroup_id, &s, BPF_NOEXIST) != 0)
 		return Error::from_errno("register session " + std::to_string(session_id) + " for cgroup " +
 					 std::to_string(cgroup_id));
+	cgroups_[session_id] = cgroup_id;
 	return {};
 }
 
@@ -306,47 +333,47 @@ Result<std::vector<std::pair<std::uint32_t, Endpoint>>> MapsWriter::net_rules() 
 	return out;
 }
 
-// Session first: its tasks are denied from here on (unregistered cgroup),
-// so no rule is ever enforced for a half-removed session. nullopt: there was
-// no session for the cgroup.
-Result<std::optional<std::uint32_t>> MapsWriter::unregister_session(std::uint64_t cgroup_id)
+Result<void> MapsWriter::remove_session(std::uint64_t cgroup_id)
 {
 	auto s = session(cgroup_id);
 	if (!s)
 		return s.error();
+	// File rules first (see add_session), also those of a cgroup with no
+	// session left.
+	if (auto removed = remove_file_rules_of(cgroup_id); !removed)
+		return removed.error();
 	if (!s.value())
-		return std::optional<std::uint32_t>{};
+		return {};
+	std::uint32_t session_id = s.value()->session_id;
 	if (bpf_map_delete_elem(sessions_.get(), &cgroup_id) != 0 && errno != ENOENT)
 		return Error::from_errno("remove session for cgroup " + std::to_string(cgroup_id));
-	return std::optional<std::uint32_t>{s.value()->session_id};
-}
-
-Result<void> MapsWriter::remove_session(std::uint64_t cgroup_id)
-{
-	auto id = unregister_session(cgroup_id);
-	if (!id)
-		return id.error();
-	if (!id.value())
-		return {};
-	return remove_rules_of(*id.value());
+	cgroups_.erase(session_id);
+	return remove_net_rules_of(session_id);
 }
 
 Result<void> MapsWriter::remove_session(std::uint64_t cgroup_id, const SessionRules& rules)
 {
-	auto id = unregister_session(cgroup_id);
-	if (!id)
-		return id.error();
-	if (!id.value())
-		return {};
-	std::uint32_t session_id = *id.value();
+	auto s = session(cgroup_id);
+	if (!s)
+		return s.error();
 	// Past a failure, the others still go: each one left is a stale entry.
+	// A file rule left keeps its right for tasks still in the cgroup, which
+	// is all the session keeps: unregistered, it has nothing else.
 	Result<void> first;
 	auto keep = [&](Result<void> r) {
 		if (!r && first)
 			first = r.error();
 	};
 	for (const ObjectId& object : rules.files)
-		keep(remove_file_rule(session_id, object));
+		keep(remove_file_rule(grantd_file_key{cgroup_id, object.dev, 0, object.ino}));
+	if (!s.value())
+		return first;
+	std::uint32_t session_id = s.value()->session_id;
+	if (bpf_map_delete_elem(sessions_.get(), &cgroup_id) != 0 && errno != ENOENT) {
+		keep(Error::from_errno("remove session for cgroup " + std::to_string(cgroup_id)));
+		return first;
+	}
+	cgroups_.erase(session_id);
 	for (const Endpoint& endpoint : rules.nets)
 		keep(remove_net_rule(session_id, endpoint));
 	if (bpf_map_delete_elem(rates_.get(), &session_id) != 0 && errno != ENOENT)
@@ -354,31 +381,39 @@ Result<void> MapsWriter::remove_session(std::uint64_t cgroup_id, const SessionRu
 	return first;
 }
 
-Result<void> MapsWriter::remove_rules_of(std::uint32_t session_id)
+Result<void> MapsWriter::remove_file_rules_of(std::uint64_t cgroup_id)
 {
 	std::vector<grantd_file_key> doomed;
 	grantd_file_key key{}, next{};
 	const void* prev = nullptr;
 	while (bpf_map_get_next_key(file_rules_.get(), prev, &next) == 0) {
-		if (next.session_id == session_id)
+		if (next.cgroup_id == cgroup_id)
 			doomed.push_back(next);
 		key = next;
 		prev = &key;
 	}
+	if (errno != ENOENT)
+		return Error::from_errno("list file rules");
 	for (const auto& k : doomed)
 		if (auto removed = delete_file_key(k); !removed)
-			return Error{"remove rule of session " + std::to_string(session_id) + ": " +
+			return Error{"remove file rule of cgroup " + std::to_string(cgroup_id) + ": " +
 				     removed.error().message};
+	return {};
+}
 
+Result<void> MapsWriter::remove_net_rules_of(std::uint32_t session_id)
+{
 	std::vector<grantd_net_key> doomed_net;
 	grantd_net_key net_key{}, net_next{};
-	prev = nullptr;
+	const void* prev = nullptr;
 	while (bpf_map_get_next_key(net_rules_.get(), prev, &net_next) == 0) {
 		if (net_next.session_id == session_id)
 			doomed_net.push_back(net_next);
 		net_key = net_next;
 		prev = &net_key;
 	}
+	if (errno != ENOENT)
+		return Error::from_errno("list net rules");
 	for (const auto& k : doomed_net)
 		if (bpf_map_delete_elem(net_rules_.get(), &k) != 0 && errno != ENOENT)
 			return Error::from_errno("remove net rule of session " + std::to_string(session_id));
@@ -518,7 +553,11 @@ Result<void> MapsWriter::delete_file_key(const grantd_file_key& key)
 Result<void> MapsWriter::put_file_rule(std::uint32_t session_id, const ObjectId& object,
 				       const grantd_file_rule& rule)
 {
-	grantd_file_key key{session_id, object.dev, object.ino};
+	auto cgroup = cgroup_of(session_id);
+	if (!cgroup)
+		return Error{"write file rule (session " + std::to_string(session_id) + ", inode " +
+			     std::to_string(object.ino) + "): the session is not registered in the kernel"};
+	grantd_file_key key{*cgroup, object.dev, 0, object.ino};
 	grantd_file_rule existing{};
 	bool exists = bpf_map_lookup_elem(file_rules_.get(), &key, &existing) == 0;
 	if (!exists)
@@ -536,10 +575,21 @@ Result<void> MapsWriter::put_file_rule(std::uint32_t session_id, const ObjectId&
 
 Result<void> MapsWriter::remove_file_rule(std::uint32_t session_id, const ObjectId& object)
 {
-	grantd_file_key key{session_id, object.dev, object.ino};
+	auto cgroup = cgroup_of(session_id);
+	if (!cgroup)
+		return {}; // not registered: its rules went before it (remove_session)
+	grantd_file_key key{*cgroup, object.dev, 0, object.ino};
 	if (auto removed = delete_file_key(key); !removed)
 		return Error{"remove file rule (session " + std::to_string(session_id) + ", inode " +
 			     std::to_string(object.ino) + "): " + removed.error().message};
+	return {};
+}
+
+Result<void> MapsWriter::remove_file_rule(const grantd_file_key& key)
+{
+	if (auto removed = delete_file_key(key); !removed)
+		return Error{"remove file rule (cgroup " + std::to_string(key.cgroup_id) + ", inode " +
+			     std::to_string(key.ino) + "): " + removed.error().message};
 	return {};
 }
 
@@ -554,7 +604,10 @@ Result<std::uint32_t> MapsWriter::file_hint(const ObjectId& object) const
 Result<std::optional<grantd_file_rule>> MapsWriter::file_rule(std::uint32_t session_id,
 							      const ObjectId& object) const
 {
-	grantd_file_key key{session_id, object.dev, object.ino};
+	auto cgroup = cgroup_of(session_id);
+	if (!cgroup)
+		return std::optional<grantd_file_rule>();
+	grantd_file_key key{*cgroup, object.dev, 0, object.ino};
 	grantd_file_rule rule{};
 	if (bpf_map_lookup_elem(file_rules_.get(), &key, &rule) == 0)
 		return std::optional<grantd_file_rule>(rule);

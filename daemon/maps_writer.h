@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -79,6 +80,11 @@ public:
 			      std::uint32_t flags = 0, std::uint32_t event_rate = 0);
 	Result<grantd_config> config() const;
 
+	// File rules are keyed by the session's cgroup (grantd_file_key): the
+	// kernel honours them without looking the session up. So a session is
+	// registered before any rule of it is written, and every one of its file
+	// rules is removed before it is unregistered; its net rules, which the
+	// kernel looks up by session, go after (unregistered, they are inert).
 	Result<void> add_session(std::uint64_t cgroup_id, std::uint32_t session_id, std::uint32_t flags = 0);
 	Result<void> set_session_flags(std::uint64_t cgroup_id, std::uint32_t flags);
 	// Removes the session and every rule it has, found by scanning the rule
@@ -92,12 +98,16 @@ public:
 	// Every registered session, by cgroup id.
 	Result<std::vector<std::pair<std::uint64_t, grantd_session>>> sessions() const;
 
-	// Replaces the rule of a session on an object.
+	// Replaces the rule of a session on an object; the session must be
+	// registered (add_session).
 	Result<void> put_file_rule(std::uint32_t session_id, const ObjectId& object, const grantd_file_rule& rule);
-	// Removing a rule that does not exist is not an error.
+	// Removing a rule that does not exist is not an error (nor is naming a
+	// session that is not registered: it has no rules).
 	Result<void> remove_file_rule(std::uint32_t session_id, const ObjectId& object);
+	// By the map's own key, for rules whose cgroup has no session any more.
+	Result<void> remove_file_rule(const grantd_file_key& key);
 	Result<std::optional<grantd_file_rule>> file_rule(std::uint32_t session_id, const ObjectId& object) const;
-	// Every file rule's key.
+	// Every file rule's key (its session's cgroup, device and inode).
 	Result<std::vector<grantd_file_key>> file_rules() const;
 	// How many file rules (of every session) share the object's file_hints
 	// slot (see GRANTD_FILE_HINT_BITS in abi.h).
@@ -123,12 +133,20 @@ public:
 
 private:
 	MapsWriter() = default;
-	Result<std::optional<std::uint32_t>> unregister_session(std::uint64_t cgroup_id);
-	Result<void> remove_rules_of(std::uint32_t session_id);
+	// Reads the sessions map into cgroups_.
+	Result<void> index_sessions();
+	// The cgroup of a registered session; nullopt if it is not registered.
+	std::optional<std::uint64_t> cgroup_of(std::uint32_t session_id) const;
+	Result<void> remove_file_rules_of(std::uint64_t cgroup_id);
+	Result<void> remove_net_rules_of(std::uint32_t session_id);
 	Result<void> adjust_hint(const grantd_file_key& key, int delta);
 	Result<void> delete_file_key(const grantd_file_key& key);
 
 	UniqueFd settings_, governed_root_, sessions_, file_rules_, file_hints_, net_rules_, rates_, counters_, events_;
+	// Session id -> cgroup id of every registered session (the sessions
+	// map, inverted), kept by add_session and the removals. grantd is the
+	// maps' only writer.
+	std::unordered_map<std::uint32_t, std::uint64_t> cgroups_;
 };
 
 } // namespace grantd

@@ -851,7 +851,7 @@ Result<ClosedSession> Authority::close_one(SessionId session_id, const std::stri
 	unpin_session(session_id);
 	envelopes_.erase(session_id);
 
-	// Unregistering first: from here its tasks are denied everything.
+	// Its rules, then the session: from here its tasks are denied everything.
 	Result<void> unregistered = enforcer_->remove_session(s.cgroup_id, rules);
 
 	ClosedSession closed;
@@ -1372,10 +1372,10 @@ Result<void> Authority::resync_kernel(RestoreReport& report)
 	if (!file_rules)
 		return file_rules.error();
 	for (const grantd_file_key& k : file_rules.value()) {
-		FileKey key{k.session_id, k.dev, k.ino};
-		if (files_.contains(key))
+		auto owner = by_cgroup.find(k.cgroup_id); // the kernel keys file rules by cgroup
+		if (owner != by_cgroup.end() && files_.contains(FileKey{owner->second->id, k.dev, k.ino}))
 			continue;
-		if (auto removed = enforcer_->remove_file_rule(k.session_id, ObjectId{k.dev, k.ino}); !removed)
+		if (auto removed = enforcer_->remove_file_rule(k); !removed)
 			return removed.error();
 		report.stale_entries++;
 	}

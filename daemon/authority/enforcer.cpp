@@ -53,6 +53,8 @@ Result<void> MapsEnforcer::remove_file_rule(std::uint32_t session_id, const Obje
 	return maps_.remove_file_rule(session_id, object);
 }
 
+Result<void> MapsEnforcer::remove_file_rule(const grantd_file_key& key) { return maps_.remove_file_rule(key); }
+
 Result<void> MapsEnforcer::put_net_rule(std::uint32_t session_id, const Endpoint& endpoint,
 					const grantd_net_rule& rule)
 {

@@ -23,15 +23,18 @@ public:
 	virtual Result<void> remove_cgroup(const std::string& path) = 0;
 	virtual Result<void> add_session(std::uint64_t cgroup_id, std::uint32_t session_id, std::uint32_t flags) = 0;
 	virtual Result<void> set_session_flags(std::uint64_t cgroup_id, std::uint32_t flags) = 0;
-	// Unregisters the session and drops every rule it has, whoever wrote
-	// them (a scan of the rule maps: restore's cleanup).
+	// Drops every rule the session has, whoever wrote them (a scan of the
+	// rule maps: restore's cleanup), and unregisters it.
 	virtual Result<void> remove_session(std::uint64_t cgroup_id) = 0;
-	// Unregisters the session and drops exactly `rules`, every rule the
-	// caller wrote for it (no scan: closing a session at scale).
+	// Drops exactly `rules`, every rule the caller wrote for the session
+	// (no scan: closing a session at scale), and unregisters it.
 	virtual Result<void> remove_session(std::uint64_t cgroup_id, const SessionRules& rules) = 0;
 	virtual Result<void> put_file_rule(std::uint32_t session_id, const ObjectId& object,
 					   const grantd_file_rule& rule) = 0;
 	virtual Result<void> remove_file_rule(std::uint32_t session_id, const ObjectId& object) = 0;
+	// By the kernel's key (list_file_rules), for a rule whose cgroup has
+	// no session in the state.
+	virtual Result<void> remove_file_rule(const grantd_file_key& key) = 0;
 	virtual Result<void> put_net_rule(std::uint32_t session_id, const Endpoint& endpoint,
 					  const grantd_net_rule& rule) = 0;
 	virtual Result<void> remove_net_rule(std::uint32_t session_id, const Endpoint& endpoint) = 0;
@@ -54,6 +57,7 @@ public:
 	Result<void> put_file_rule(std::uint32_t session_id, const ObjectId& object,
 				   const grantd_file_rule& rule) override;
 	Result<void> remove_file_rule(std::uint32_t session_id, const ObjectId& object) override;
+	Result<void> remove_file_rule(const grantd_file_key& key) override;
 	Result<void> put_net_rule(std::uint32_t session_id, const Endpoint& endpoint,
 				  const grantd_net_rule& rule) override;
 	Result<void> remove_net_rule(std::uint32_t session_id, const Endpoint& endpoint) override;

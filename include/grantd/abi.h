@@ -17,7 +17,7 @@
 #include <linux/types.h>
 #endif
 
-#define GRANTD_ABI_VERSION 2u
+#define GRANTD_ABI_VERSION 3u
 
 /*
  * file_hints, a counting filter in front of file_rules: slot
@@ -172,14 +172,19 @@ struct grantd_session {
 };
 
 /*
- * File rules map key. dev is the kernel's internal dev_t of the super block
- * (MAJOR << 20 | MINOR, as in /proc/self/mountinfo), ino the inode number the
- * kernel itself uses (as in /proc/self/fdinfo), so stacked filesystems such as
- * overlayfs, whose stat() reports the lower layer's numbers, still match.
+ * File rules map key. A rule belongs to a session and is keyed by the
+ * session's cgroup (its sessions map key), which is what a hook knows about
+ * the task without a lookup: an allowed access never looks the session up.
+ * So a session's rules are removed before its sessions entry, and written
+ * after it. dev is the kernel's internal dev_t of the super block (MAJOR << 20
+ * | MINOR, as in /proc/self/mountinfo), ino the inode number the kernel itself
+ * uses (as in /proc/self/fdinfo), so stacked filesystems such as overlayfs,
+ * whose stat() reports the lower layer's numbers, still match.
  */
 struct grantd_file_key {
-	__u32 session_id;
+	__u64 cgroup_id;
 	__u32 dev;
+	__u32 pad; /* 0 */
 	__u64 ino;
 };
 
@@ -265,7 +270,7 @@ struct grantd_event {
 #ifdef __cplusplus
 static_assert(sizeof(struct grantd_config) == 24, "grantd_config layout");
 static_assert(sizeof(struct grantd_session) == 8, "grantd_session layout");
-static_assert(sizeof(struct grantd_file_key) == 16, "grantd_file_key layout");
+static_assert(sizeof(struct grantd_file_key) == 24, "grantd_file_key layout");
 static_assert(sizeof(struct grantd_file_rule) == 8 * GRANTD_NR_FILE_RIGHTS,
 	      "grantd_file_rule layout");
 static_assert(sizeof(struct grantd_net_key) == 28, "grantd_net_key layout");

@@ -153,6 +153,7 @@ public:
 	{
 		return maps_.remove_file_rule(session_id, object);
 	}
+	Result<void> remove_file_rule(const grantd_file_key& key) override { return maps_.remove_file_rule(key); }
 	Result<void> put_net_rule(std::uint32_t session_id, const Endpoint& endpoint,
 				  const grantd_net_rule& rule) override
 	{

@@ -11,7 +11,7 @@
 // its per-session memory: "grantd's memory with many sessions").
 //
 // The profile's baseline grants read on --rules files, the same files in
-// every session: a kernel rule is keyed by (session, dev, ino), so N
+// every session: a kernel rule is keyed by (session's cgroup, dev, ino), so N
 // sessions × R files are N × R map entries. Steps:
 //   1. VmRSS, heap (mallinfo2), open fds before;
 //   2. open --sessions sessions through Authority::open_session, and check
@@ -459,8 +459,9 @@ int run(const Options& o)
 	if (!keys)
 		fail("list the file rules: " + keys.error().message);
 	const long long in_maps = static_cast<long long>(keys->size());
+	const std::uint64_t first_cgroup = r.authority().session(opened.front())->cgroup_id;
 	const long long of_first = std::count_if(keys->begin(), keys->end(),
-						 [&](const grantd_file_key& k) { return k.session_id == opened.front(); });
+						 [&](const grantd_file_key& k) { return k.cgroup_id == first_cgroup; });
 	keys->clear();
 	keys->shrink_to_fit();
 	if (in_maps != static_cast<long long>(o.sessions) * o.rules || of_first != o.rules)

@@ -247,6 +247,45 @@ TEST_F(Enforcement, UnregisteredCgroupBelowTheRootIsDenied)
 	EXPECT_TRUE(grantd::remove_cgroup(stray));
 }
 
+// File rules are keyed by the session's cgroup, and an allowed file check
+// does not look the session up: removing a session removes its file rules
+// first, so a task left in the cgroup keeps none of them, and no rule can
+// be written for a cgroup with no session. Both removals: the scan
+// (restore's cleanup) and the one told the session's rules (CloseSession).
+TEST_F(Enforcement, RemovedSessionLeavesNoRuleItsCgroupCouldUse)
+{
+	const std::string dir = kFiles + "/ws", file = dir + "/README";
+	Session scanned(*maps_, kRoot, next_session_id());
+	Session told(*maps_, kRoot, next_session_id());
+	for (const Session* s : {&scanned, &told}) {
+		grant(*s, dir, kRead, GRANTD_NO_DEADLINE);
+		ASSERT_EQ(in_cgroup(s->cgroup(), [&] { return try_open(file, O_RDONLY); }), 0);
+	}
+	ASSERT_TRUE(maps_->remove_session(scanned.cgroup_id()));
+	grantd::SessionRules rules;
+	rules.files.push_back(id_of(dir));
+	ASSERT_TRUE(maps_->remove_session(told.cgroup_id(), rules));
+
+	auto keys = maps_->file_rules();
+	ASSERT_TRUE(keys) << keys.error().message;
+	for (const grantd_file_key& k : keys.value()) {
+		EXPECT_NE(k.cgroup_id, scanned.cgroup_id()) << "a rule of the removed session is left";
+		EXPECT_NE(k.cgroup_id, told.cgroup_id()) << "a rule of the removed session is left";
+	}
+	for (const Session* s : {&scanned, &told}) {
+		EXPECT_EQ(in_cgroup(s->cgroup(), [&] { return try_open(file, O_RDONLY); }), EACCES);
+		auto put = maps_->put_file_rule(s->id(), id_of(dir), grantd::make_file_rule(kRead, GRANTD_NO_DEADLINE));
+		ASSERT_FALSE(put) << "a rule was written for an unregistered session";
+		EXPECT_NE(put.error().message.find("not registered"), std::string::npos) << put.error().message;
+		EXPECT_EQ(in_cgroup(s->cgroup(), [&] { return try_open(file, O_RDONLY); }), EACCES);
+		// Reported as a task of no session (session 0: unregistered-cgroup).
+		EXPECT_TRUE(daemon_->wait_for_log("hook=file_open session=0 cgroup=" + std::to_string(s->cgroup_id()) + " ",
+						  10s))
+			<< daemon_->log();
+	}
+	EXPECT_TRUE(daemon_->wait_for_log("reason=unregistered-cgroup", 10s)) << daemon_->log();
+}
+
 TEST_F(Enforcement, RuleAboveAMountPointCoversTheMountedTree)
 {
 	Session s(*maps_, kRoot, next_session_id());

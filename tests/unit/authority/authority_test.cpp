@@ -64,12 +64,28 @@ public:
 			out.push_back({cgroup, grantd_session{s.first, s.second}});
 		return out;
 	}
+	// As the kernel keys them: by the session's cgroup (0: none registered).
+	std::uint64_t cgroup_of(std::uint32_t session) const
+	{
+		for (const auto& [cgroup, s] : sessions)
+			if (s.first == session)
+				return cgroup;
+		return 0;
+	}
 	Result<std::vector<grantd_file_key>> list_file_rules() const override
 	{
 		std::vector<grantd_file_key> out;
 		for (const auto& [k, rule] : files)
-			out.push_back(grantd_file_key{k.session, k.dev, k.ino});
+			out.push_back(grantd_file_key{cgroup_of(k.session), k.dev, 0, k.ino});
 		return out;
+	}
+	Result<void> remove_file_rule(const grantd_file_key& key) override
+	{
+		std::erase_if(files, [&](const auto& kv) {
+			return cgroup_of(kv.first.session) == key.cgroup_id && kv.first.dev == key.dev &&
+			       kv.first.ino == key.ino;
+		});
+		return {};
 	}
 	Result<std::vector<std::pair<std::uint32_t, Endpoint>>> list_net_rules() const override
 	{
