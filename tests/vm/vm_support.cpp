@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -37,6 +38,10 @@ Daemon::Daemon(std::vector<std::string> extra_args) : args_(std::move(extra_args
 	if (!bus_given)
 		args_.insert(args_.begin(), "--kernel-only");
 	log_path_ = "/run/grantd-vm-test.log";
+	// Each daemon object's log starts empty (its restarts append): suites
+	// sharing one boot must not read an earlier suite's daemon.
+	if (::truncate(log_path_.c_str(), 0) != 0 && errno != ENOENT)
+		std::fprintf(stderr, "truncate %s: %s\n", log_path_.c_str(), std::strerror(errno));
 }
 
 Daemon::~Daemon()
