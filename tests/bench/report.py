@@ -280,7 +280,7 @@ def scale_host_run(path):
                    "always has one). What this run shows is the rest of the authority's cost at this scale.\n")
     out += [f"Every session is opened with `Authority::open_session` on a profile whose "
            f"{c['baseline_rules']} baseline rules grant read on {c['rules']} files, the same files in every "
-           "session: a kernel rule is keyed by (session, dev, ino), so each session adds "
+           "session: a kernel rule is keyed by (session's cgroup, dev, ino), so each session adds "
            f"{c['rules']} map entries. After the fill the `file_rules` map held "
            f"**{fill['file_rules_in_maps']:,} entries**, {fill['file_rules_of_one_session']} of them the first "
            "session's (the run fails if any session's rules are missing); the maps are sized for "
@@ -960,7 +960,7 @@ mount the hook's path starts on, a level loads the dentry's inode number
 and parent directly through BTF pointers (guarded loads of a few
 instructions each) and looks at `file_hints`, a counting filter indexed by
 a hash of (dev, ino): only where its slot is not 0 is `file_rules`, a hash
-map keyed by (session, dev, ino), looked up. Past that mount's root, a
+map keyed by (the session's cgroup id, dev, ino), looked up. Past that mount's root, a
 second loop climbs with `bpf_probe_read_kernel` (two helper calls a level),
 because before 6.2 a `struct mount` cannot be reached from a `vfsmount`
 through BTF pointers; the benchmark's paths stay within one mount. A level
@@ -978,23 +978,31 @@ pointer to its rule object in the inode's security blob, so one of its
 levels is a few pointer loads and a search of the rule's layers.
 
 **The fixed part, and why 6.1 misses at depth 0 and 10.** What a governed
-open costs beyond the floor at depth 0 (about 850 instruction-ns on both
-kernels) is: the governed test; the settings lookup;
-`bpf_get_current_cgroup_id` and a hash lookup of the session;
-`bpf_ktime_get_boot_ns`; the walk's two levels (the file, then the ruled
-directory, whose rule is a hash lookup with a 16-byte key and eight
-deadlines compared); the `bpf_loop` set-up; and the per-CPU counter.
-Landlock's whole open check at depth 0 costs about 600 on 6.1 and about
-2,700 on 6.12 (its 6.12 hook does more), so the same fixed part meets the
-target on 6.12 and misses it on 6.1, and at depth 10 on 6.1 the fixed part
-is what stands between 0.70 and 0.6. What would close it: finding the session and
-the rule without hashing. Task local storage (`BPF_MAP_TYPE_TASK_STORAGE`,
-filled when a task enters a session) would hold the session for the task;
-inode local storage (`BPF_MAP_TYPE_INODE_STORAGE`, set by the daemon through
-the `O_PATH` fd it already keeps open for every ruled object) would hold the
-rule on its inode, make the filter exact and the rule one storage access. The
-planning probes in issue 6 measured an inode-storage walk at about half of
-Landlock's added cost at depth 10 and 29.
+open costs beyond the floor at depth 0 (about 710 instruction-ns on 6.1 and
+700 on 6.12) is: the governed test; the settings lookup;
+`bpf_get_current_cgroup_id`; `bpf_ktime_get_boot_ns`; the walk's two
+levels (the file, then the ruled directory, whose rule is a hash lookup
+with a 24-byte key; a check of one right reads that right's deadline, not
+all eight); the `bpf_loop` set-up; and the per-CPU counter. The session is
+not looked up: file rules are keyed by the session's cgroup id, which the
+hook has without a lookup (the sessions map is read only for a denial, an
+event, and the net hooks); that and the one-right check took about 100
+instruction-ns off every governed open on 6.1 and 130 on 6.12 (6.1 depth
+10: 0.70 × Landlock before, 0.65 now). Landlock's whole open check at depth
+0 costs about 600 on 6.1 and about 2,700 on 6.12 (its 6.12 hook does more),
+so the same fixed part meets the target on 6.12 and misses it on 6.1, and
+at depth 10 on 6.1 the fixed part is what stands between 0.65 and 0.6.
+What would close it: finding the rule without hashing. Inode local storage
+(`BPF_MAP_TYPE_INODE_STORAGE`, set by the daemon through the `O_PATH` fd it
+already keeps open for every ruled object) would hold the rule on its inode,
+make the filter exact and the rule one storage access. The planning probes
+in issue 6 measured an inode-storage walk at about half of Landlock's added
+cost at depth 10 and 29. A level of the direct-load walk also carries the
+rule check's loads of the key and the clock before the filter's branch; a
+variant that reads them only past the filter cost 63 instruction-ns a level
+on 6.1 (0.615 × Landlock at depth 10), but it pushed 6.12's verifier past
+its one-million-instruction limit for `file_receive` (303,411 verified as
+the walk is now), so it is not in.
 
 **Exec.** An execve decides once for its program: the exec open in
 `file_open` walks, and `bprm_check_security` and `mmap_file` of the
@@ -1006,8 +1014,9 @@ outside this bench (`kernel.bpf_stats_enabled`, 200 spawns of a static
 busybox in the VM under `--icount`), a governed execve's programs take
 about 930 instruction-ns more than an ungoverned one's on both kernels,
 nearly all of it that one walk (about 530 a governed `file_open` call,
-90 an ungoverned one). On 6.12 the target was met in the previous run
-(0.49 × Landlock) and is within the exec loop's noise in this one. On 6.1 it
+90 an ungoverned one). On 6.12 the target was met in an earlier run
+(0.49 × Landlock) and is within the exec loop's noise in this one and the
+one before. On 6.1 it
 cannot be met
 by any design built on BPF LSM programs: the floor alone (the empty
 programs' trampolines on the ten or so hook calls of a spawn) adds more than
@@ -1020,7 +1029,7 @@ programs and method), so a single exec row is weak evidence either way.
 **Connect.** The connect loop (two threads and loopback TCP under one
 emulated CPU) varies between boots by more than its baseline spread shows:
 on 6.1 the same ungoverned programs measured between about +280 and
-+1,480 ns in five boots, against a floor of +230 to +435 and a baseline
++1,540 ns in six boots, against a floor of +230 to +435 and a baseline
 spread of 60 to 300. The ungoverned `socket_create` and `socket_connect` programs
 make the same one helper call as `file_open`; the ratio shown for connect
 is within that variation, not a measure of the check.
@@ -1036,7 +1045,9 @@ program itself saves and restores one or two callee-saved registers, not
 four. What is left over the floor is the helper call and those registers,
 the same at every depth. On 6.1 the ungoverned open sits at the 1.25 ×
 floor line: the same ungoverned path measured 1.17 to 1.31 × the floor at
-depth 10 in four boots, and within the floor's spread at depth 0. The figure moves with each attach and detach more than the
+depth 10 in four boots (1.18 in this run's), within the floor's spread at
+depth 0, and in this run 1.33 at depth 29 (13 ns over the line, against a
+baseline spread of 11; 1.25 in the previous run). The figure moves with each attach and detach more than the
 no-program runs' spread shows: in a one-off probe (one 6.1 boot under
 `--icount`; an empty `file_open` program and one making only the governed
 test's helper call, each attached in turn three times at each depth) the
