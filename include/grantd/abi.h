@@ -174,12 +174,12 @@ struct grantd_session {
 /*
  * File rules map key. A rule belongs to a session and is keyed by the
  * session's cgroup (its sessions map key), which is what a hook knows about
- * the task without a lookup: an allowed access never looks the session up.
- * So a session's rules are removed before its sessions entry, and written
- * after it. dev is the kernel's internal dev_t of the super block (MAJOR << 20
- * | MINOR, as in /proc/self/mountinfo), ino the inode number the kernel itself
- * uses (as in /proc/self/fdinfo), so stacked filesystems such as overlayfs,
- * whose stat() reports the lower layer's numbers, still match.
+ * the task without a lookup: an allowed file access never looks the session
+ * up. So a session's rules are removed before its sessions entry, and
+ * written after it. dev is the kernel's internal dev_t of the super block
+ * (MAJOR << 20 | MINOR, as in /proc/self/mountinfo), ino the inode number the
+ * kernel itself uses (as in /proc/self/fdinfo), so stacked filesystems such
+ * as overlayfs, whose stat() reports the lower layer's numbers, still match.
  */
 struct grantd_file_key {
 	__u64 cgroup_id;
