@@ -83,14 +83,40 @@ Result<std::string> parse_proc_cgroup(const std::string& text)
 	return Error{"no cgroup v2 entry"};
 }
 
-Result<Identity> identify(pid_t pid, const std::string& cgroup_mount)
+namespace {
+
+// The process's cgroup v2 path under cgroup_mount, from /proc.
+Result<std::string> cgroup_of(pid_t pid, const std::string& cgroup_mount)
+{
+	std::string proc = "/proc/" + std::to_string(pid) + "/cgroup";
+	auto cg = slurp(proc);
+	if (!cg)
+		return cg.error();
+	auto rel = parse_proc_cgroup(cg.value());
+	if (!rel)
+		return rel.error().context(proc);
+	return rel.value() == "/" ? cgroup_mount : cgroup_mount + rel.value();
+}
+
+// Still the same live process: what was read before is its own.
+Result<void> still_alive(pid_t pid, int pidfd)
+{
+	if (::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) != 0)
+		return Error::from_errno("process " + std::to_string(pid) + " exited while it was identified");
+	return {};
+}
+
+} // namespace
+
+Result<HeldIdentity> identify_held(pid_t pid, const std::string& cgroup_mount)
 {
 	if (pid <= 0)
 		return Error{"the bus did not name the caller's process"};
-	UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-	if (!pidfd.valid())
+	HeldIdentity held;
+	held.pidfd = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+	if (!held.pidfd.valid())
 		return Error::from_errno("pidfd_open " + std::to_string(pid));
-	Identity id;
+	Identity& id = held.id;
 	id.pid = pid;
 	std::string proc = "/proc/" + std::to_string(pid);
 	auto status = slurp(proc + "/status");
@@ -98,21 +124,35 @@ Result<Identity> identify(pid_t pid, const std::string& cgroup_mount)
 		return status.error();
 	if (auto parsed = parse_status(status.value(), id); !parsed)
 		return parsed.error().context(proc + "/status");
-	auto cg = slurp(proc + "/cgroup");
+	auto cg = cgroup_of(pid, cgroup_mount);
 	if (!cg)
 		return cg.error();
-	auto rel = parse_proc_cgroup(cg.value());
-	if (!rel)
-		return rel.error().context(proc + "/cgroup");
-	id.cgroup = rel.value() == "/" ? cgroup_mount : cgroup_mount + rel.value();
+	id.cgroup = std::move(cg.value());
 	auto cid = cgroup_id(id.cgroup);
 	if (!cid)
 		return cid.error();
 	id.cgroup_id = cid.value();
-	// Still the same live process: what was read above is its own.
-	if (::syscall(SYS_pidfd_send_signal, pidfd.get(), 0, nullptr, 0) != 0)
-		return Error::from_errno("process " + std::to_string(pid) + " exited while it was identified");
-	return id;
+	if (auto alive = still_alive(pid, held.pidfd.get()); !alive)
+		return alive.error();
+	return held;
+}
+
+Result<Identity> identify(pid_t pid, const std::string& cgroup_mount)
+{
+	auto held = identify_held(pid, cgroup_mount);
+	if (!held)
+		return held.error();
+	return std::move(held->id);
+}
+
+Result<std::string> current_cgroup(const HeldIdentity& held, const std::string& cgroup_mount)
+{
+	auto cg = cgroup_of(held.id.pid, cgroup_mount);
+	if (!cg)
+		return cg.error();
+	if (auto alive = still_alive(held.id.pid, held.pidfd.get()); !alive)
+		return alive.error();
+	return cg;
 }
 
 Result<pid_t> pid_of_pidfd(int pidfd)

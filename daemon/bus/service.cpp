@@ -328,6 +328,8 @@ struct Service::Impl {
 	struct Connection {
 		BusPtr bus;
 		SlotPtr disconnected;
+		// The peer, identified on its first call (caller()).
+		mutable std::optional<HeldIdentity> peer;
 	};
 	struct Channel {
 		SessionId session = 0;
@@ -392,26 +394,54 @@ struct Service::Impl {
 	{
 		sd_bus* b = sd_bus_message_get_bus(m);
 		Caller c;
-		sd_bus_creds* raw = nullptr;
 		auto ch = channel_of.find(b);
-		int r = ch != channel_of.end() ? sd_bus_get_owner_creds(b, SD_BUS_CREDS_PID, &raw)
-					       : sd_bus_query_sender_creds(m, SD_BUS_CREDS_PID, &raw);
-		CredsPtr creds(raw);
-		pid_t pid = 0;
-		if (r < 0 || sd_bus_creds_get_pid(creds.get(), &pid) < 0)
-			return BusError{kErrorAccessDenied, "the caller's process could not be identified: " +
-								    std::string(std::strerror(r < 0 ? -r : ESRCH))};
-		auto id = identify(pid, options.cgroup_mount);
-		if (!id)
-			return BusError{kErrorAccessDenied, "the caller could not be identified: " + id.error().message};
-		c.id = id.value();
+		const Connection* conn = nullptr;
+		if (ch != channel_of.end()) {
+			auto owner = channels.find(ch->second);
+			if (owner != channels.end())
+				if (auto found = owner->second.connections.find(b); found != owner->second.connections.end())
+					conn = &found->second;
+		}
+		if (conn && conn->peer) {
+			// A channel's peer: its credentials are those it connected
+			// with; where it is now is read again.
+			auto now = current_cgroup(*conn->peer, options.cgroup_mount);
+			if (!now)
+				return BusError{kErrorAccessDenied, "the caller could not be identified: " + now.error().message};
+			Identity& held = conn->peer->id;
+			if (now.value() != held.cgroup) {
+				auto cid = cgroup_id(now.value());
+				if (!cid)
+					return BusError{kErrorAccessDenied,
+							"the caller could not be identified: " + cid.error().message};
+				held.cgroup = std::move(now.value());
+				held.cgroup_id = cid.value();
+			}
+			c.id = held;
+		} else {
+			sd_bus_creds* raw = nullptr;
+			int r = conn ? sd_bus_get_owner_creds(b, SD_BUS_CREDS_PID, &raw)
+				     : sd_bus_query_sender_creds(m, SD_BUS_CREDS_PID, &raw);
+			CredsPtr creds(raw);
+			pid_t pid = 0;
+			if (r < 0 || sd_bus_creds_get_pid(creds.get(), &pid) < 0)
+				return BusError{kErrorAccessDenied, "the caller's process could not be identified: " +
+									    std::string(std::strerror(r < 0 ? -r : ESRCH))};
+			auto held = identify_held(pid, options.cgroup_mount);
+			if (!held)
+				return BusError{kErrorAccessDenied,
+						"the caller could not be identified: " + held.error().message};
+			c.id = held->id;
+			if (conn)
+				conn->peer = std::move(held.value());
+		}
 		bool governed = cgroup_within(c.id.cgroup, options.cgroup_root);
 		if (ch != channel_of.end()) {
 			auto s = auth.session(ch->second);
 			if (!s || s->cgroup_id != c.id.cgroup_id)
 				return BusError{kErrorAccessDenied,
 						"session " + std::to_string(ch->second) + "'s channel serves only processes "
-						"in that session's cgroup; pid " + std::to_string(pid) + " is in " + c.id.cgroup};
+						"in that session's cgroup; pid " + std::to_string(c.id.pid) + " is in " + c.id.cgroup};
 			c.channel = true;
 			c.role = Role::agent;
 			c.session = ch->second;
@@ -681,7 +711,7 @@ struct Service::Impl {
 		}
 		sd_bus* key = b.get();
 		self->channel_of[key] = session;
-		it->second.connections[key] = Connection{std::move(b), std::move(disconnected)};
+		it->second.connections[key] = Connection{std::move(b), std::move(disconnected), std::nullopt};
 		return 0;
 	}
 

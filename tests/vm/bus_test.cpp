@@ -504,6 +504,48 @@ TEST_F(Bus, AgentCannotActOnAnotherSession)
 	EXPECT_EQ(crossed, "error connect: Permission denied");
 }
 
+// A channel's peer is identified on its first call and held (a pidfd);
+// every later call re-reads where it is. Moved out of the session's cgroup
+// after it connected, it is refused, and the refusal says where it is.
+TEST_F(Bus, ChannelPeerMovedOutOfItsSessionIsRefused)
+{
+	Opened s = open_session("moved agent");
+	ASSERT_NE(s.id, 0u);
+	Resident resident(s.cgroup);
+	int ready[2], go[2];
+	ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+	ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
+	AgentCall agent = start_agent(s.cgroup, s.channel, [&](sd_bus* b) {
+		std::string o = request_grant(b, true, s.id, {"write"}, {kWs + "/src"}, "5m", "inside") + "\n";
+		char c = 0;
+		(void)!::write(ready[1], "r", 1);
+		(void)!::read(go[0], &c, 1);
+		o += request_grant(b, true, s.id, {"write"}, {kWs + "/src"}, "5m", "outside") + "\n";
+		return o;
+	});
+	ASSERT_GT(agent.pid, 0);
+	::close(ready[1]);
+	::close(go[0]);
+	char c = 0;
+	ASSERT_EQ(::read(ready[0], &c, 1), 1);
+	std::string grants_inside = list_grants();
+	// The administrator (this process) moves the agent to the top cgroup.
+	auto moved = grantd::move_to_cgroup("/sys/fs/cgroup", agent.pid);
+	ASSERT_TRUE(moved) << moved.error().message;
+	ASSERT_EQ(::write(go[1], "g", 1), 1);
+	::close(go[1]);
+	::close(ready[0]);
+	std::string out = agent.collect();
+	ASSERT_EQ(out.rfind("issued request=", 0), 0u) << out;
+	std::string second = out.substr(out.find('\n') + 1);
+	EXPECT_EQ(second.rfind("error org.grantd1.Error.AccessDenied", 0), 0u) << second;
+	EXPECT_NE(second.find("session " + std::to_string(s.id) + "'s channel serves only processes in that "
+			      "session's cgroup; pid " + std::to_string(agent.pid) + " is in /sys/fs/cgroup"),
+		  std::string::npos)
+		<< second;
+	EXPECT_EQ(list_grants(), grants_inside); // the refused request issued nothing
+}
+
 // A launcher's way in: a child waits, is admitted by pidfd, then runs governed.
 TEST_F(Bus, AdmitProcessMovesAWaitingChildIn)
 {

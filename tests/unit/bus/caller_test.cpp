@@ -2,6 +2,8 @@
 #include "bus/caller.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace bus = grantd::bus;
@@ -56,6 +58,37 @@ TEST(Caller, IdentifiesItself)
 	EXPECT_EQ(id->uid, ::geteuid());
 	EXPECT_EQ(id->cgroup.rfind(mount, 0), 0u);
 	EXPECT_FALSE(bus::identify(0, mount));
+}
+
+// A channel's peer is identified once; each later call re-reads only its
+// cgroup, and a peer that has exited is refused, never read as whatever
+// process reuses its pid.
+TEST(Caller, HeldIdentityRereadsTheCgroupAndRefusesAnExitedPeer)
+{
+	auto mount = std::string("/sys/fs/cgroup");
+	pid_t child = ::fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		::pause();
+		::_exit(0);
+	}
+	auto held = bus::identify_held(child, mount);
+	if (!held) {
+		::kill(child, SIGKILL);
+		::waitpid(child, nullptr, 0);
+		GTEST_SKIP() << held.error().message;
+	}
+	EXPECT_EQ(held->id.pid, child);
+	EXPECT_EQ(held->id.uid, ::geteuid());
+	auto now = bus::current_cgroup(*held, mount);
+	ASSERT_TRUE(now) << now.error().message;
+	EXPECT_EQ(now.value(), held->id.cgroup);
+	ASSERT_EQ(::kill(child, SIGKILL), 0);
+	ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+	auto gone = bus::current_cgroup(*held, mount);
+	ASSERT_FALSE(gone);
+	EXPECT_NE(gone.error().message.find(std::to_string(child)), std::string::npos)
+		<< gone.error().message;
 }
 
 } // namespace
