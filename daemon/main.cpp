@@ -613,6 +613,23 @@ int run(Options& o)
 	bool journal_failed = false;
 	// Stored once per main loop iteration (see head_writer below), not per record.
 	bool head_dirty = false;
+	// Journald's copies of the records appended during a dispatch, sent
+	// after it (head_writer below): a reply is not held up by them. The
+	// provenance log, written and synced before the reply, is the record.
+	std::vector<grantd::audit::Record> to_journal;
+	auto send_journal_copies = [&] {
+		for (const auto& record : to_journal)
+			if (auto sent = grantd::audit::send_to_journal(record); !sent && !journal_failed) {
+				journal_failed = true;
+				log("Failed to send provenance records to journald (not logged again): " + sent.error().message);
+			}
+		to_journal.clear();
+	};
+	// Whichever way main() returns, no copy is left unsent.
+	struct JournalFlush {
+		std::function<void()> flush;
+		~JournalFlush() { flush(); }
+	} journal_flush{send_journal_copies};
 	std::optional<grantd::audit::ProvenanceLog> provenance;
 	if (!o.kernel_only) {
 		if (auto made = make_dirs(o.state_dir, 0750); !made) {
@@ -631,10 +648,7 @@ int run(Options& o)
 		log_options.expected_head = stored_head.value();
 		log_options.on_append = [&](const grantd::audit::Record& record) {
 			head_dirty = true;
-			if (auto sent = grantd::audit::send_to_journal(record); !sent && !journal_failed) {
-				journal_failed = true;
-				log("Failed to send provenance records to journald (not logged again): " + sent.error().message);
-			}
+			to_journal.push_back(record);
 		};
 		auto opened_log = grantd::audit::ProvenanceLog::open(log_path, log_options);
 		if (!opened_log) {
@@ -839,7 +853,10 @@ int run(Options& o)
 	struct HeadWriter {
 		bool* dirty;
 		std::function<void()> write;
-	} head_writer{&head_dirty, [&] { write_head(head_path, provenance->head()); }};
+	} head_writer{&head_dirty, [&] {
+		send_journal_copies();
+		write_head(head_path, provenance->head());
+	}};
 	auto write_dirty_head = [](sd_event_source*, void* ud) {
 		auto* w = static_cast<HeadWriter*>(ud);
 		if (*w->dirty) {

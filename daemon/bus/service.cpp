@@ -478,6 +478,25 @@ struct Service::Impl {
 
 	// ---- signals ----
 
+	// Signals go out after the dispatch that caused them (on_post), so a
+	// method's reply is not queued behind the signals of its own change:
+	// an agent waiting for its grant reads the reply first.
+	std::vector<std::function<void()>> outbox;
+
+	template <class Send>
+	void post(Send send)
+	{
+		outbox.emplace_back(std::move(send));
+	}
+
+	void flush_signals()
+	{
+		std::vector<std::function<void()>> sending;
+		sending.swap(outbox);
+		for (auto& send : sending)
+			send();
+	}
+
 	template <class Fill>
 	void emit(const char* member, SessionId concerned, Fill fill)
 	{
@@ -490,7 +509,10 @@ struct Service::Impl {
 				say(std::string("Failed to build signal ") + member);
 				return;
 			}
-			(void)sd_bus_send(b, msg.get(), nullptr);
+			post([b = std::shared_ptr<sd_bus>(sd_bus_ref(b), sd_bus_unref),
+			      msg = std::shared_ptr<sd_bus_message>(msg.release(), sd_bus_message_unref)] {
+				(void)sd_bus_send(b.get(), msg.get(), nullptr);
+			});
 		};
 		if (bus)
 			send_on(bus);
@@ -586,13 +608,18 @@ struct Service::Impl {
 		}
 		case Kind::mode_changed: {
 			std::string path = session_path(c.session);
+			auto changed = [this, path](sd_bus* b) {
+				post([path, b = std::shared_ptr<sd_bus>(sd_bus_ref(b), sd_bus_unref)] {
+					(void)sd_bus_emit_properties_changed(b.get(), path.c_str(), kSessionIface, "Mode",
+									     nullptr);
+				});
+			};
 			if (bus)
-				(void)sd_bus_emit_properties_changed(bus, path.c_str(), kSessionIface, "Mode", nullptr);
+				changed(bus);
 			for (auto& [session, channel] : channels)
 				if (within_session(c.session, session))
 					for (auto& [b, conn] : channel.connections)
-						(void)sd_bus_emit_properties_changed(b, path.c_str(), kSessionIface, "Mode",
-										     nullptr);
+						changed(b);
 			return;
 		}
 		}
@@ -844,6 +871,7 @@ struct Service::Impl {
 	static int on_post(sd_event_source*, void* ud)
 	{
 		auto* self = static_cast<Impl*>(ud);
+		self->flush_signals();
 		self->retired.clear();
 		self->arm_sweep();
 		return 0;
@@ -1940,6 +1968,7 @@ Service::~Service()
 {
 	if (!impl_)
 		return;
+	impl_->flush_signals();
 	for (auto& [id, msg] : impl_->waiters)
 		(void)sd_bus_reply_method_errorf(msg.get(), kErrorFailed, "grantd is stopping");
 	impl_->waiters.clear();
