@@ -329,7 +329,7 @@ struct Service::Impl {
 		BusPtr bus;
 		SlotPtr disconnected;
 		// The peer, identified on its first call (caller()).
-		mutable std::optional<HeldIdentity> peer;
+		std::optional<HeldIdentity> peer;
 	};
 	struct Channel {
 		SessionId session = 0;
@@ -390,12 +390,13 @@ struct Service::Impl {
 		return false;
 	}
 
-	std::variant<Caller, BusError> caller(sd_bus_message* m) const
+	// Not const: a channel's peer is kept on its connection (first call).
+	std::variant<Caller, BusError> caller(sd_bus_message* m)
 	{
 		sd_bus* b = sd_bus_message_get_bus(m);
 		Caller c;
 		auto ch = channel_of.find(b);
-		const Connection* conn = nullptr;
+		Connection* conn = nullptr;
 		if (ch != channel_of.end()) {
 			auto owner = channels.find(ch->second);
 			if (owner != channels.end())
@@ -420,8 +421,8 @@ struct Service::Impl {
 			c.id = held;
 		} else {
 			sd_bus_creds* raw = nullptr;
-			int r = conn ? sd_bus_get_owner_creds(b, SD_BUS_CREDS_PID, &raw)
-				     : sd_bus_query_sender_creds(m, SD_BUS_CREDS_PID, &raw);
+			int r = ch != channel_of.end() ? sd_bus_get_owner_creds(b, SD_BUS_CREDS_PID, &raw)
+						       : sd_bus_query_sender_creds(m, SD_BUS_CREDS_PID, &raw);
 			CredsPtr creds(raw);
 			pid_t pid = 0;
 			if (r < 0 || sd_bus_creds_get_pid(creds.get(), &pid) < 0)
