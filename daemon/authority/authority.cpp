@@ -1163,7 +1163,8 @@ Result<Decision> Authority::delegate(SessionId child_id, policy::Rights rights,
 
 void Authority::record_outcome(RequestOutcome outcome)
 {
-	outcomes_[outcome.request] = std::move(outcome);
+	RequestId id = outcome.request;
+	outcomes_.assign(id, std::move(outcome));
 	while (outcomes_.size() > outcomes_kept_)
 		outcomes_.erase(outcomes_.begin());
 }
@@ -1176,8 +1177,13 @@ void Authority::notify(Change change)
 
 Result<void> Authority::save_state()
 {
-	if (state_path_.empty())
+	if (state_path_.empty()) {
+		// Nothing is saved, so nothing need be told apart.
+		touched_sessions_.clear();
+		pending_.clear_touched();
+		outcomes_.clear_touched();
 		return {};
+	}
 	static const std::string boot_id = current_boot_id(); // one per process
 	StateView st{next_session_,
 		     next_grant_,
@@ -1189,12 +1195,16 @@ Result<void> Authority::save_state()
 			     for (auto it = grants_.lower_bound(from); it != grants_.end(); ++it)
 				     visit(it->second.info, it->second.objects);
 		     },
-		     pending_,
-		     outcomes_,
-		     &touched_sessions_};
+		     pending_.all(),
+		     outcomes_.all(),
+		     &touched_sessions_,
+		     &pending_.touched(),
+		     &outcomes_.touched()};
 	if (auto written = store_->save(st); !written)
 		return written.error().context("saving state to " + state_path_);
 	touched_sessions_.clear();
+	pending_.clear_touched();
+	outcomes_.clear_touched();
 	return {};
 }
 

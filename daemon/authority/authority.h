@@ -71,6 +71,7 @@
 #include "audit/provenance_log.h"
 #include "authority/enforcer.h"
 #include "authority/fold.h"
+#include "authority/tracked_map.h"
 #include "maps_writer.h"
 #include "unique_fd.h"
 
@@ -369,8 +370,10 @@ private:
 	};
 	std::map<SessionId, CachedEnvelope> envelopes_;
 	std::map<GrantId, GrantState> grants_;
-	std::map<RequestId, PendingRequest> pending_;
-	std::map<RequestId, RequestOutcome> outcomes_;
+	// Tracked: the state store compares only the entries changed since the
+	// last save, not every pending request and kept outcome per save.
+	TrackedMap<RequestId, PendingRequest> pending_;
+	TrackedMap<RequestId, RequestOutcome> outcomes_;
 	FileTable files_;
 	NetTable nets_;
 	struct Pin {

@@ -721,6 +721,29 @@ void diff(Saved& saved, const Range& now, Key key, Same same, Copy copy, std::ve
 		removed.push_back(it->first);
 }
 
+// As diff(), for the ids in `touched` only: the entities not named there
+// are unchanged since `saved` was last brought up to date.
+template <class Saved, class Now, class Id, class T>
+void diff_touched(Saved& saved, const Now& now, const std::set<Id>& touched, std::vector<T>& changed,
+		  std::vector<Id>& removed)
+{
+	for (Id id : touched) {
+		auto n = now.find(id);
+		auto s = saved.find(id);
+		if (n == now.end()) {
+			if (s != saved.end()) {
+				removed.push_back(id);
+				saved.erase(s);
+			}
+		} else if (s == saved.end()) {
+			changed.push_back(saved.emplace(id, n->second).first->second);
+		} else if (!(s->second == n->second)) {
+			s->second = n->second;
+			changed.push_back(s->second);
+		}
+	}
+}
+
 State whole(const StateView& v)
 {
 	State st;
@@ -767,25 +790,6 @@ void StateStore::diff_grants(const StateView& state, State& change)
 		change.removed_grants.push_back(*it);
 }
 
-void StateStore::diff_sessions(const StateView& state, State& change)
-{
-	for (SessionId id : *state.touched_sessions) {
-		auto now = state.sessions.find(id);
-		auto saved = sessions_.find(id);
-		if (now == state.sessions.end()) {
-			if (saved != sessions_.end()) {
-				change.removed_sessions.push_back(id);
-				sessions_.erase(saved);
-			}
-		} else if (saved == sessions_.end()) {
-			change.sessions.push_back(sessions_.emplace(id, now->second).first->second);
-		} else if (!(saved->second == now->second)) {
-			saved->second = now->second;
-			change.sessions.push_back(saved->second);
-		}
-	}
-}
-
 Result<void> StateStore::save(const StateView& state)
 {
 	if (journal_fd_ < 0 || journal_bytes_ > std::max<std::size_t>(64 * 1024, 2 * snapshot_bytes_))
@@ -801,12 +805,19 @@ Result<void> StateStore::save(const StateView& state)
 	auto first = [](const auto& entry) { return entry.first; };
 	auto equal_second = [](const auto& saved, const auto& entry) { return saved == entry.second; };
 	if (state.touched_sessions)
-		diff_sessions(state, change);
+		diff_touched(sessions_, state.sessions, *state.touched_sessions, change.sessions, change.removed_sessions);
 	else
 		diff(sessions_, state.sessions, first, equal_second, second, change.sessions, change.removed_sessions);
 	diff_grants(state, change);
-	diff(pending_, state.pending, first, equal_second, second, change.pending, change.removed_pending);
-	diff(outcomes_, state.outcomes, first, equal_second, second, change.outcomes, change.removed_outcomes);
+	if (state.touched_pending)
+		diff_touched(pending_, state.pending, *state.touched_pending, change.pending, change.removed_pending);
+	else
+		diff(pending_, state.pending, first, equal_second, second, change.pending, change.removed_pending);
+	if (state.touched_outcomes)
+		diff_touched(outcomes_, state.outcomes, *state.touched_outcomes, change.outcomes,
+			     change.removed_outcomes);
+	else
+		diff(outcomes_, state.outcomes, first, equal_second, second, change.outcomes, change.removed_outcomes);
 	bool unchanged = change.sessions.empty() && change.grants.empty() && change.pending.empty() &&
 			 change.outcomes.empty() && change.removed_sessions.empty() && change.removed_grants.empty() &&
 			 change.removed_pending.empty() && change.removed_outcomes.empty() &&

@@ -53,8 +53,11 @@ struct StateView {
 	const std::map<RequestId, PendingRequest>& pending;
 	const std::map<RequestId, RequestOutcome>& outcomes;
 	// The sessions added, removed or changed since the last save that
-	// succeeded; nullptr: any may have (every session is compared).
+	// succeeded; nullptr: any may have (every session is compared). The
+	// same for the pending requests and the outcomes, by request id.
 	const std::set<SessionId>* touched_sessions = nullptr;
+	const std::set<RequestId>* touched_pending = nullptr;
+	const std::set<RequestId>* touched_outcomes = nullptr;
 };
 
 // /proc/sys/kernel/random/boot_id, or "" if unreadable.
@@ -90,7 +93,8 @@ public:
 
 	const std::string& path() const { return path_; }
 	// Costs a write of what changed, and a compare per session, pending
-	// request and kept outcome. Grants are not compared: the authority never
+	// request and kept outcome the view says were touched (each one where
+	// it says nothing). Grants are not compared: the authority never
 	// changes a grant it has saved (a narrower or longer grant is a new one,
 	// with a new id), so new grants are those from the last save's
 	// next_grant on, and the others are only walked when some are gone.
@@ -99,8 +103,6 @@ public:
 
 private:
 	Result<void> rewrite(const State& state);
-	// The touched sessions only (state.touched_sessions).
-	void diff_sessions(const StateView& state, State& change);
 	void diff_grants(const StateView& state, State& change);
 	Result<void> append(const State& change);
 	void forget();
@@ -112,8 +114,8 @@ private:
 	std::size_t journal_bytes_ = 0;
 	std::size_t snapshot_bytes_ = 0;
 	// What the files say now: counters, and the sessions, pending requests
-	// and outcomes by id (compared with the authority's per save: the
-	// sessions only where it says it touched them); of the grants only the
+	// and outcomes by id (compared with the authority's per save, only
+	// where it says it touched them); of the grants only the
 	// ids (a saved grant never changes).
 	SessionId next_session_ = 0;
 	GrantId next_grant_ = 0;

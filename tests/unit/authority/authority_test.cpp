@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -1320,6 +1321,73 @@ TEST_F(AuthorityTest, StateReadBackIsTheAuthorityAfterEveryChange)
 	expect_files_match("restarted");
 	EXPECT_TRUE(authority_->grant(again.grant_id));
 	EXPECT_FALSE(authority_->grant(w.grant_id));
+}
+
+// The store writes only the pending requests and outcomes the authority
+// says it changed: after every way of adding, deciding, evicting and
+// rolling back one, the state file holds exactly the authority's.
+TEST_F(AuthorityTest, StateReadBackHasThePendingRequestsAndOutcomesAfterEveryChange)
+{
+	AuthorityOptions ao = with_state();
+	ao.outcomes_kept = 3;
+	authority_ = make(std::make_unique<FakeEnforcer>(), ao);
+	std::string path = dir_ + "/state";
+	std::vector<RequestId> asked;
+	auto expect_files_match = [&](const std::string& step) {
+		auto st = read_state(path);
+		ASSERT_TRUE(st && st.value()) << step;
+		std::vector<PendingRequest> pending = authority_->pending();
+		ASSERT_EQ(st.value()->pending.size(), pending.size()) << step;
+		for (std::size_t i = 0; i < pending.size(); i++)
+			EXPECT_TRUE(st.value()->pending[i] == pending[i]) << step << ": request " << pending[i].id;
+		std::size_t kept = 0;
+		for (RequestId id : asked) {
+			auto o = authority_->outcome(id);
+			auto in_file = std::find_if(st.value()->outcomes.begin(), st.value()->outcomes.end(),
+						    [&](const RequestOutcome& x) { return x.request == id; });
+			ASSERT_EQ(o.has_value(), in_file != st.value()->outcomes.end()) << step << ": outcome " << id;
+			if (o) {
+				EXPECT_TRUE(*o == *in_file) << step << ": outcome " << id;
+				kept++;
+			}
+		}
+		EXPECT_EQ(st.value()->outcomes.size(), kept) << step;
+	};
+	SessionId s = open();
+	asked.push_back(ask(s, {Right::write}, ws_ + "/src/parser", 10min).request_id);
+	expect_files_match("issued");
+	Decision first = ask(s, {Right::exec}, ws_ + "/tools");
+	ASSERT_EQ(first.verdict, Verdict::pending) << first.reason;
+	asked.push_back(first.request_id);
+	Decision second = ask(s, {Right::exec}, ws_ + "/tools");
+	ASSERT_EQ(second.verdict, Verdict::pending) << second.reason;
+	asked.push_back(second.request_id);
+	expect_files_match("two pending");
+	asked.push_back(ask(s, {Right::write}, ws_ + "/secret").request_id);
+	expect_files_match("refused");
+	ASSERT_TRUE(authority_->approve(first.request_id, 0));
+	expect_files_match("one approved");
+	ASSERT_TRUE(authority_->outcome(asked[0]));
+	ASSERT_TRUE(authority_->deny(second.request_id, 0, "not now"));
+	expect_files_match("the other denied: four decided, the first evicted");
+	ASSERT_FALSE(authority_->outcome(asked[0])) << "only the 3 latest outcomes are kept";
+	// Approving a request whose path has gone fails and leaves it pending
+	// (ApprovalOfAVanishedPathFailsAndStaysPending).
+	std::filesystem::create_directories(ws_ + "/tools/gone");
+	Decision third = ask(s, {Right::exec}, ws_ + "/tools/gone");
+	ASSERT_EQ(third.verdict, Verdict::pending) << third.reason;
+	asked.push_back(third.request_id);
+	std::filesystem::remove(ws_ + "/tools/gone");
+	EXPECT_FALSE(authority_->approve(third.request_id, 0));
+	expect_files_match("approval failed, still pending");
+	for (int i = 0; i < 4; i++)
+		asked.push_back(ask(s, {Right::write}, ws_ + "/src/parser", 10min).request_id);
+	expect_files_match("outcomes turned over");
+	ASSERT_TRUE(authority_->close_session(s, "test"));
+	expect_files_match("closed with a request pending");
+	EXPECT_TRUE(authority_->pending().empty());
+	restart();
+	expect_files_match("restarted");
 }
 
 // The journal's last record cut short (the daemon died writing it, so the
