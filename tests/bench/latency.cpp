@@ -19,6 +19,10 @@
 // grantd from the agent over the channel, and from the administrator over the
 // system bus (through dbus-daemon).
 //
+// With --settle-ms=N the agent pauses N ms between the denied open and t0,
+// so that grantd has recorded and signalled that denial before the request
+// comes: what a request costs on a daemon with nothing else to do.
+//
 // Then, if --rss-sessions=N (N > 0), grantd's VmRSS with 0 and N sessions
 // opened over the system bus, and the time to open and close them.
 //
@@ -173,6 +177,8 @@ void fail(Sample& s, const std::string& why)
 
 // The agent: in the session's cgroup, connected to the channel. For each
 // byte from `go`, one ping and one grant sample, written to `done`.
+int settle_ms = 0; // --settle-ms
+
 [[noreturn]] void agent(const std::string& cgroup, const std::string& channel, std::uint32_t session, int go,
 			int done)
 {
@@ -207,6 +213,8 @@ void fail(Sample& s, const std::string& why)
 				const char* rights[] = {"write", nullptr};
 				const char* resources[] = {resource.c_str(), nullptr};
 				sd_bus_message* m = nullptr;
+				if (settle_ms > 0)
+					std::this_thread::sleep_for(std::chrono::milliseconds(settle_ms));
 				std::int64_t t0 = now_ns();
 				int x = sd_bus_message_new_method_call(bus.get(), &m, nullptr, kRoot, kManager,
 									 "RequestGrant");
@@ -477,8 +485,11 @@ int main(int argc, char** argv)
 			warmup = std::atoi(a.c_str() + 9);
 		else if (a.rfind("--rss-sessions=", 0) == 0)
 			rss_sessions = std::atoi(a.c_str() + 15);
+		else if (a.rfind("--settle-ms=", 0) == 0)
+			settle_ms = std::atoi(a.c_str() + 12);
 		else {
-			std::fprintf(stderr, "usage: %s [--samples=N] [--warmup=N] [--rss-sessions=N]\n", argv[0]);
+			std::fprintf(stderr, "usage: %s [--samples=N] [--warmup=N] [--rss-sessions=N] [--settle-ms=N]\n",
+				     argv[0]);
 			return 2;
 		}
 	}
@@ -486,8 +497,8 @@ int main(int argc, char** argv)
 	::uname(&u);
 	std::printf("BENCH-KERNEL %s\n", u.release);
 	std::printf("BENCH-LAT-INFO {\"clock\":\"real time (CLOCK_MONOTONIC), QEMU TCG -smp 2, not --icount\","
-		    "\"samples\":%d}\n",
-		    samples);
+		    "\"samples\":%d,\"settle_ms\":%d}\n",
+		    samples, settle_ms);
 	std::fflush(stdout);
 	int status = run(samples, warmup, rss_sessions);
 	if (status == 0)
