@@ -175,10 +175,10 @@ void fail(Sample& s, const std::string& why)
 	std::snprintf(s.error, sizeof s.error, "%s", why.c_str());
 }
 
-// The agent: in the session's cgroup, connected to the channel. For each
-// byte from `go`, one ping and one grant sample, written to `done`.
 int settle_ms = 0; // --settle-ms
 
+// The agent: in the session's cgroup, connected to the channel. For each
+// byte from `go`, one ping and one grant sample, written to `done`.
 [[noreturn]] void agent(const std::string& cgroup, const std::string& channel, std::uint32_t session, int go,
 			int done)
 {

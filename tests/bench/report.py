@@ -5,13 +5,15 @@
 
 DATA_DIR holds overhead-<kernel>.txt (the BENCH lines of one VM boot under
 --icount), latency-<kernel>.txt (the BENCH lines of the grant-latency boot,
-real time), optionally removal-<kernel>.txt (the BENCH-SCALE lines of an
+real time), optionally latency-<kernel>-settled.txt (the same with
+--settle-ms), optionally removal-<kernel>.txt (the BENCH-SCALE lines of an
 overhead run made after session removal stopped scanning, to compare with the
 overhead file's), micro.json (Google Benchmark's JSON output),
 micro-before.json (the same from before that change) and scale-host.txt (the
 BENCH-HOST lines of grantd_bench_scale: the Authority with real maps on the
-host at 10,000 sessions x 100 rules). Nothing here is
-measured or typed in by hand: every figure in the report comes from those files.
+host at 10,000 sessions x 100 rules). Nothing here is measured: every figure in
+the report's tables comes from those files. The prose quotes a few earlier
+one-off measurements, each with how it was made.
 """
 import json
 import os
@@ -988,7 +990,8 @@ sudo tests/bench/run --latency-only    # only the grant-latency boots (minutes);
 
 It writes this file, the raw results in `{data}/` (`overhead-<kernel>.txt`:
 every BENCH line of the overhead run; `latency-<kernel>.txt`: those of the
-grant-latency run; `micro.json`; `scale-host.txt`: those of the host scale
+grant-latency run; `latency-<kernel>-settled.txt`: those of the run with
+`--settle-ms`; `micro.json`; `scale-host.txt`: those of the host scale
 run) and the plot; the report is made from
 whatever result files are there, so a `--latency-only` run keeps the
 overhead results of the last full run. `tests/bench/run` is

@@ -246,6 +246,14 @@ protected:
 		ao.on_change = [this](const Change& c) { changes_.push_back(c); };
 		return ao;
 	}
+	// The state file's pending requests are the authority's.
+	void expect_pending_in(const State& st, const std::string& step)
+	{
+		std::vector<PendingRequest> pending = authority_->pending();
+		ASSERT_EQ(st.pending.size(), pending.size()) << step;
+		for (std::size_t i = 0; i < pending.size(); i++)
+			EXPECT_TRUE(st.pending[i] == pending[i]) << step << ": request " << pending[i].id;
+	}
 	// The authority restarted: a new one over a copy of the old maps.
 	RestoreReport restart()
 	{
@@ -1277,10 +1285,7 @@ TEST_F(AuthorityTest, StateReadBackIsTheAuthorityAfterEveryChange)
 		ASSERT_EQ(st.value()->grants.size(), grants.size()) << step;
 		for (std::size_t i = 0; i < grants.size(); i++)
 			EXPECT_TRUE(st.value()->grants[i].info == grants[i]) << step << ": grant " << grants[i].id;
-		std::vector<PendingRequest> pending = authority_->pending();
-		ASSERT_EQ(st.value()->pending.size(), pending.size()) << step;
-		for (std::size_t i = 0; i < pending.size(); i++)
-			EXPECT_TRUE(st.value()->pending[i] == pending[i]) << step << ": request " << pending[i].id;
+		expect_pending_in(*st.value(), step);
 	};
 	SessionId a = open();
 	expect_files_match("opened a");
@@ -1336,10 +1341,7 @@ TEST_F(AuthorityTest, StateReadBackHasThePendingRequestsAndOutcomesAfterEveryCha
 	auto expect_files_match = [&](const std::string& step) {
 		auto st = read_state(path);
 		ASSERT_TRUE(st && st.value()) << step;
-		std::vector<PendingRequest> pending = authority_->pending();
-		ASSERT_EQ(st.value()->pending.size(), pending.size()) << step;
-		for (std::size_t i = 0; i < pending.size(); i++)
-			EXPECT_TRUE(st.value()->pending[i] == pending[i]) << step << ": request " << pending[i].id;
+		expect_pending_in(*st.value(), step);
 		std::size_t kept = 0;
 		for (RequestId id : asked) {
 			auto o = authority_->outcome(id);
