@@ -1197,9 +1197,9 @@ Result<void> Authority::save_state()
 		     },
 		     pending_.all(),
 		     outcomes_.all(),
-		     &touched_sessions_,
-		     &pending_.touched(),
-		     &outcomes_.touched()};
+		     touched_sessions_,
+		     pending_.touched(),
+		     outcomes_.touched()};
 	if (auto written = store_->save(st); !written)
 		return written.error().context("saving state to " + state_path_);
 	touched_sessions_.clear();

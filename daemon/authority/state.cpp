@@ -691,38 +691,10 @@ Result<void> StateStore::append(const State& change)
 
 namespace {
 
-// What changed between `saved` (by id) and `now` (ascending id, as the
-// authority's maps are): the changed or new entities, as `saved` now holds
-// them, into `changed`; the ids gone into `removed`; `saved` becomes `now`.
-// An unchanged entity costs a compare (`same`); `copy` makes the stored one.
-template <class Saved, class Range, class Key, class Same, class Copy, class T>
-void diff(Saved& saved, const Range& now, Key key, Same same, Copy copy, std::vector<T>& changed,
-	  std::vector<typename Saved::key_type>& removed)
-{
-	auto it = saved.begin();
-	for (const auto& x : now) {
-		auto k = key(x);
-		while (it != saved.end() && it->first < k) {
-			removed.push_back(it->first);
-			it = saved.erase(it);
-		}
-		if (it != saved.end() && it->first == k) {
-			if (!same(it->second, x)) {
-				it->second = copy(x);
-				changed.push_back(it->second);
-			}
-			++it;
-		} else {
-			auto added = saved.emplace_hint(it, k, copy(x));
-			changed.push_back(added->second);
-		}
-	}
-	for (; it != saved.end(); it = saved.erase(it))
-		removed.push_back(it->first);
-}
-
-// As diff(), for the ids in `touched` only: the entities not named there
-// are unchanged since `saved` was last brought up to date.
+// What changed between `saved` and `now` (both by id), looking only at the
+// ids in `touched`: the entities not named there are unchanged since `saved`
+// was last brought up to date. The changed or new entities, as `saved` now
+// holds them, go into `changed` (ascending id), the ids gone into `removed`.
 template <class Saved, class Now, class Id, class T>
 void diff_touched(Saved& saved, const Now& now, const std::set<Id>& touched, std::vector<T>& changed,
 		  std::vector<Id>& removed)
@@ -801,23 +773,10 @@ Result<void> StateStore::save(const StateView& state)
 	change.next_grant = state.next_grant;
 	change.next_request = state.next_request;
 	change.boot_id = state.boot_id;
-	auto second = [](const auto& entry) -> const auto& { return entry.second; };
-	auto first = [](const auto& entry) { return entry.first; };
-	auto equal_second = [](const auto& saved, const auto& entry) { return saved == entry.second; };
-	if (state.touched_sessions)
-		diff_touched(sessions_, state.sessions, *state.touched_sessions, change.sessions, change.removed_sessions);
-	else
-		diff(sessions_, state.sessions, first, equal_second, second, change.sessions, change.removed_sessions);
+	diff_touched(sessions_, state.sessions, state.touched_sessions, change.sessions, change.removed_sessions);
 	diff_grants(state, change);
-	if (state.touched_pending)
-		diff_touched(pending_, state.pending, *state.touched_pending, change.pending, change.removed_pending);
-	else
-		diff(pending_, state.pending, first, equal_second, second, change.pending, change.removed_pending);
-	if (state.touched_outcomes)
-		diff_touched(outcomes_, state.outcomes, *state.touched_outcomes, change.outcomes,
-			     change.removed_outcomes);
-	else
-		diff(outcomes_, state.outcomes, first, equal_second, second, change.outcomes, change.removed_outcomes);
+	diff_touched(pending_, state.pending, state.touched_pending, change.pending, change.removed_pending);
+	diff_touched(outcomes_, state.outcomes, state.touched_outcomes, change.outcomes, change.removed_outcomes);
 	bool unchanged = change.sessions.empty() && change.grants.empty() && change.pending.empty() &&
 			 change.outcomes.empty() && change.removed_sessions.empty() && change.removed_grants.empty() &&
 			 change.removed_pending.empty() && change.removed_outcomes.empty() &&

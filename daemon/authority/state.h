@@ -53,11 +53,11 @@ struct StateView {
 	const std::map<RequestId, PendingRequest>& pending;
 	const std::map<RequestId, RequestOutcome>& outcomes;
 	// The sessions added, removed or changed since the last save that
-	// succeeded; nullptr: any may have (every session is compared). The
-	// same for the pending requests and the outcomes, by request id.
-	const std::set<SessionId>* touched_sessions = nullptr;
-	const std::set<RequestId>* touched_pending = nullptr;
-	const std::set<RequestId>* touched_outcomes = nullptr;
+	// succeeded (only these are compared); the same for the pending
+	// requests and the outcomes, by request id.
+	const std::set<SessionId>& touched_sessions;
+	const std::set<RequestId>& touched_pending;
+	const std::set<RequestId>& touched_outcomes;
 };
 
 // /proc/sys/kernel/random/boot_id, or "" if unreadable.
@@ -93,8 +93,7 @@ public:
 
 	const std::string& path() const { return path_; }
 	// Costs a write of what changed, and a compare per session, pending
-	// request and kept outcome the view says were touched (each one where
-	// it says nothing). Grants are not compared: the authority never
+	// request and kept outcome the view says were touched. Grants are not compared: the authority never
 	// changes a grant it has saved (a narrower or longer grant is a new one,
 	// with a new id), so new grants are those from the last save's
 	// next_grant on, and the others are only walked when some are gone.
