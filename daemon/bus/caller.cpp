@@ -85,25 +85,38 @@ Result<std::string> parse_proc_cgroup(const std::string& text)
 
 namespace {
 
-// The process's cgroup v2 path under cgroup_mount, from /proc.
-Result<std::string> cgroup_of(pid_t pid, const std::string& cgroup_mount)
-{
-	std::string proc = "/proc/" + std::to_string(pid) + "/cgroup";
-	auto cg = slurp(proc);
-	if (!cg)
-		return cg.error();
-	auto rel = parse_proc_cgroup(cg.value());
-	if (!rel)
-		return rel.error().context(proc);
-	return rel.value() == "/" ? cgroup_mount : cgroup_mount + rel.value();
-}
-
 // Still the same live process: what was read before is its own.
 Result<void> still_alive(pid_t pid, int pidfd)
 {
 	if (::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) != 0)
 		return Error::from_errno("process " + std::to_string(pid) + " exited while it was identified");
 	return {};
+}
+
+// The cgroup v2 path from a /proc/<pid>/cgroup held open, read from its
+// start: usually one pread (a seq_file fills what it is asked for, so a
+// short read that ends a line is the end of the file).
+Result<std::string> read_cgroup_file(int fd, pid_t pid, const std::string& cgroup_mount)
+{
+	std::string proc = "/proc/" + std::to_string(pid) + "/cgroup";
+	char buf[4096];
+	std::string text;
+	for (;;) {
+		ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(text.size()));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == ESRCH)
+			return Error{"process " + std::to_string(pid) + " has exited", ESRCH};
+		if (n < 0)
+			return Error::from_errno("read " + proc);
+		text.append(buf, static_cast<std::size_t>(n));
+		if (n == 0 || (static_cast<std::size_t>(n) < sizeof buf && text.back() == '\n'))
+			break;
+	}
+	auto rel = parse_proc_cgroup(text);
+	if (!rel)
+		return rel.error().context(proc);
+	return rel.value() == "/" ? cgroup_mount : cgroup_mount + rel.value();
 }
 
 } // namespace
@@ -119,12 +132,15 @@ Result<HeldIdentity> identify_held(pid_t pid, const std::string& cgroup_mount)
 	Identity& id = held.id;
 	id.pid = pid;
 	std::string proc = "/proc/" + std::to_string(pid);
+	held.cgroup_file = UniqueFd(::open((proc + "/cgroup").c_str(), O_RDONLY | O_CLOEXEC));
+	if (!held.cgroup_file.valid())
+		return Error::from_errno("open " + proc + "/cgroup");
 	auto status = slurp(proc + "/status");
 	if (!status)
 		return status.error();
 	if (auto parsed = parse_status(status.value(), id); !parsed)
 		return parsed.error().context(proc + "/status");
-	auto cg = cgroup_of(pid, cgroup_mount);
+	auto cg = read_cgroup_file(held.cgroup_file.get(), pid, cgroup_mount);
 	if (!cg)
 		return cg.error();
 	id.cgroup = std::move(cg.value());
@@ -132,6 +148,8 @@ Result<HeldIdentity> identify_held(pid_t pid, const std::string& cgroup_mount)
 	if (!cid)
 		return cid.error();
 	id.cgroup_id = cid.value();
+	// The process the pidfd refers to was alive until now, so the pid named
+	// it, not another process, when its files were opened and read.
 	if (auto alive = still_alive(pid, held.pidfd.get()); !alive)
 		return alive.error();
 	return held;
@@ -147,12 +165,7 @@ Result<Identity> identify(pid_t pid, const std::string& cgroup_mount)
 
 Result<std::string> current_cgroup(const HeldIdentity& held, const std::string& cgroup_mount)
 {
-	auto cg = cgroup_of(held.id.pid, cgroup_mount);
-	if (!cg)
-		return cg.error();
-	if (auto alive = still_alive(held.id.pid, held.pidfd.get()); !alive)
-		return alive.error();
-	return cg;
+	return read_cgroup_file(held.cgroup_file.get(), held.id.pid, cgroup_mount);
 }
 
 Result<pid_t> pid_of_pidfd(int pidfd)

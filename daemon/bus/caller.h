@@ -37,17 +37,21 @@ Result<std::string> parse_proc_cgroup(const std::string& text);
 // Reads the process through a pidfd (see above).
 Result<Identity> identify(pid_t pid, const std::string& cgroup_mount);
 
-// The same, keeping the pidfd: for a peer that stays connected (a session
-// channel's), whose credentials are taken once, as dbus-daemon takes a
-// connection's, and whose cgroup is re-read on each call (current_cgroup).
+// The same, keeping the pidfd and the process's /proc/<pid>/cgroup open: for
+// a peer that stays connected (a session channel's), whose credentials are
+// taken once, as dbus-daemon takes a connection's, and whose cgroup is
+// re-read on each call (current_cgroup). The open file refers to the
+// process, not to its pid's number: once the process has exited, reading it
+// fails with ESRCH, whichever process later gets the number.
 struct HeldIdentity {
 	Identity id;
 	UniqueFd pidfd;
+	UniqueFd cgroup_file;
 };
 Result<HeldIdentity> identify_held(pid_t pid, const std::string& cgroup_mount);
-// The held process's cgroup now (absolute path, as Identity::cgroup); an
-// error if it cannot be read or the process has exited (the pidfd says so,
-// so a reused pid is never read as the process).
+// The held process's cgroup now (absolute path, as Identity::cgroup), from
+// one pread of its held /proc/<pid>/cgroup; an error if it cannot be read or
+// the process has exited (a reused pid is never read as the process).
 Result<std::string> current_cgroup(const HeldIdentity& held, const std::string& cgroup_mount);
 // The pid a pidfd refers to (from /proc/self/fdinfo), or an error if it has exited.
 Result<pid_t> pid_of_pidfd(int pidfd);

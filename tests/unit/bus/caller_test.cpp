@@ -2,9 +2,18 @@
 #include "bus/caller.h"
 
 #include <gtest/gtest.h>
+#include <linux/sched.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 
 namespace bus = grantd::bus;
 
@@ -60,22 +69,81 @@ TEST(Caller, IdentifiesItself)
 	EXPECT_FALSE(bus::identify(0, mount));
 }
 
+// A child that waits to be killed; with want > 0, with that pid (clone3's
+// set_tid, which needs CAP_SYS_ADMIN and the pid free). -1 on failure.
+pid_t spawn_waiting(pid_t want = 0)
+{
+	clone_args args{};
+	args.exit_signal = SIGCHLD;
+	pid_t tid = want;
+	if (want > 0) {
+		args.set_tid = reinterpret_cast<std::uintptr_t>(&tid);
+		args.set_tid_size = 1;
+	}
+	long child = ::syscall(SYS_clone3, &args, sizeof args);
+	if (child == 0) {
+		for (;;)
+			::pause();
+	}
+	return static_cast<pid_t>(child);
+}
+
+void reap(pid_t child)
+{
+	::kill(child, SIGKILL);
+	::waitpid(child, nullptr, 0);
+}
+
+bool move_to(const std::string& cgroup, pid_t pid)
+{
+	std::ofstream procs(cgroup + "/cgroup.procs");
+	procs << pid << std::flush;
+	return static_cast<bool>(procs);
+}
+
+// The cgroup2 hierarchy mounted in a mount namespace of this test
+// process's own (the host's /sys/fs/cgroup may be cgroup v1), or "" when
+// that needs a privilege the test does not have.
+std::string private_cgroup2()
+{
+	if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+		return "";
+	char dir[] = "/tmp/grantd-caller-test-XXXXXX";
+	if (!::mkdtemp(dir))
+		return "";
+	if (::mount("cgroup2", dir, "cgroup2", 0, nullptr) != 0) {
+		::rmdir(dir);
+		return "";
+	}
+	return dir;
+}
+
+// Unmounts and removes private_cgroup2()'s directory.
+struct Unmount {
+	std::string dir;
+	~Unmount()
+	{
+		if (!dir.empty() && ::umount2(dir.c_str(), MNT_DETACH) == 0)
+			::rmdir(dir.c_str());
+	}
+};
+
 // A channel's peer is identified once; each later call re-reads only its
-// cgroup, and a peer that has exited is refused, never read as whatever
-// process reuses its pid.
+// cgroup (and sees it move), and a peer that has exited is refused, never
+// read as whatever process reuses its pid.
 TEST(Caller, HeldIdentityRereadsTheCgroupAndRefusesAnExitedPeer)
 {
-	auto mount = std::string("/sys/fs/cgroup");
-	pid_t child = ::fork();
-	ASSERT_GE(child, 0);
-	if (child == 0) {
-		::pause();
-		::_exit(0);
-	}
+	std::string mount = ::geteuid() == 0 ? private_cgroup2() : "";
+	if (::geteuid() == 0)
+		ASSERT_FALSE(mount.empty()) << "mount cgroup2: " << std::strerror(errno);
+	else
+		mount = "/sys/fs/cgroup";
+	Unmount unmount{::geteuid() == 0 ? mount : ""};
+	pid_t child = spawn_waiting();
+	ASSERT_GT(child, 0) << std::strerror(errno);
 	auto held = bus::identify_held(child, mount);
 	if (!held) {
-		::kill(child, SIGKILL);
-		::waitpid(child, nullptr, 0);
+		reap(child);
 		GTEST_SKIP() << held.error().message;
 	}
 	EXPECT_EQ(held->id.pid, child);
@@ -83,12 +151,35 @@ TEST(Caller, HeldIdentityRereadsTheCgroupAndRefusesAnExitedPeer)
 	auto now = bus::current_cgroup(*held, mount);
 	ASSERT_TRUE(now) << now.error().message;
 	EXPECT_EQ(now.value(), held->id.cgroup);
-	ASSERT_EQ(::kill(child, SIGKILL), 0);
-	ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+
+	if (::geteuid() == 0) {
+		// Moved, it is read where it is now.
+		std::string elsewhere = mount + "/grantd-caller-test-" + std::to_string(::getpid());
+		ASSERT_EQ(::mkdir(elsewhere.c_str(), 0755), 0) << elsewhere << ": " << std::strerror(errno);
+		ASSERT_TRUE(move_to(elsewhere, child)) << elsewhere << ": " << std::strerror(errno);
+		auto moved = bus::current_cgroup(*held, mount);
+		EXPECT_TRUE(moved && moved.value() == elsewhere) << (moved ? moved.value() : moved.error().message);
+		reap(child);
+		EXPECT_EQ(::rmdir(elsewhere.c_str()), 0) << elsewhere << ": " << std::strerror(errno);
+	} else {
+		reap(child);
+	}
+
 	auto gone = bus::current_cgroup(*held, mount);
 	ASSERT_FALSE(gone);
 	EXPECT_NE(gone.error().message.find(std::to_string(child)), std::string::npos)
 		<< gone.error().message;
+
+	// The attack: another process takes the exited peer's pid. The held
+	// identity still refuses; it does not read the newcomer's cgroup.
+	if (::geteuid() != 0)
+		GTEST_SKIP() << "reusing a pid on purpose (clone3 set_tid) needs root";
+	pid_t reuser = spawn_waiting(child);
+	ASSERT_EQ(reuser, child) << "clone3 with set_tid " << child << ": " << std::strerror(errno);
+	auto reused = bus::current_cgroup(*held, mount);
+	reap(reuser);
+	ASSERT_FALSE(reused) << "read " << reused.value() << " of the process that reused pid " << child;
+	EXPECT_EQ(reused.error().code, ESRCH) << reused.error().message;
 }
 
 } // namespace
