@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,15 +89,51 @@ unsigned possible_cpus()
 
 } // namespace
 
+namespace {
+
+// /proc/self/fdinfo, held open: an fd's fdinfo is then found by one name,
+// not a walk from / through /proc/self on every object. -1 (use the path)
+// if it could not be opened, and in a process forked since, whose
+// /proc/self it is not.
+bool forked_since_open = false;
+
+int fdinfo_dir()
+{
+	static const UniqueFd dir = [] {
+		::pthread_atfork(nullptr, nullptr, [] { forked_since_open = true; });
+		return UniqueFd(::open("/proc/self/fdinfo", O_PATH | O_DIRECTORY | O_CLOEXEC));
+	}();
+	return forked_since_open ? -1 : dir.get();
+}
+
+} // namespace
+
 Result<ObjectId> object_id(int fd)
 {
-	std::string path = "/proc/self/fdinfo/" + std::to_string(fd);
-	std::ifstream in(path);
-	if (!in)
+	std::string name = std::to_string(fd);
+	std::string path = "/proc/self/fdinfo/" + name;
+	int dir = fdinfo_dir();
+	UniqueFd info(dir >= 0 ? ::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC)
+			       : ::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+	if (!info.valid())
 		return Error::from_errno("open " + path);
+	// A seq_file fills what it is asked for: a short read is all of it.
+	std::string text;
+	char buf[1024];
+	for (;;) {
+		ssize_t n = ::read(info.get(), buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return Error::from_errno("read " + path);
+		text.append(buf, static_cast<std::size_t>(n));
+		if (static_cast<std::size_t>(n) < sizeof buf)
+			break;
+	}
 	int mnt_id = -1;
 	std::uint64_t ino = 0;
 	bool have_ino = false;
+	std::istringstream in(text);
 	std::string key;
 	while (in >> key) {
 		if (key == "mnt_id:")
