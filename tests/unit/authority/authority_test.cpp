@@ -7,11 +7,13 @@
 #include "audit/verify.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -1390,6 +1392,59 @@ TEST_F(AuthorityTest, StateReadBackHasThePendingRequestsAndOutcomesAfterEveryCha
 	EXPECT_TRUE(authority_->pending().empty());
 	restart();
 	expect_files_match("restarted");
+}
+
+// A pending request whose provenance records cannot be written is refused
+// and taken out of the state again: the journal, which already had it,
+// records that it is gone, so it is not revived by a restart.
+TEST_F(AuthorityTest, PendingRequestWhoseRecordsFailIsTakenOutOfTheStateAgain)
+{
+	AuthorityOptions ao = with_state();
+	ao.outcomes_kept = 2;
+	authority_ = make(std::make_unique<FakeEnforcer>(), ao);
+	std::string path = dir_ + "/state";
+	SessionId s = open();
+	// Refusals grow the provenance log, not the state (2 outcomes kept), so
+	// that a file size limit can stop the log's next append and not the
+	// state's.
+	for (int i = 0; i < 400; i++)
+		ASSERT_EQ(ask(s, {Right::write}, ws_ + "/secret").verdict, Verdict::deny);
+	std::uintmax_t state_bytes = 0;
+	for (const auto& f : std::filesystem::directory_iterator(dir_))
+		if (f.path().filename().string().rfind("state", 0) == 0)
+			state_bytes = std::max(state_bytes, f.file_size());
+	std::uintmax_t log_bytes = std::filesystem::file_size(dir_ + "/provenance.log");
+	ASSERT_LT(state_bytes + 16384, log_bytes) << "the state's files would hit the limit too";
+
+	auto r = policy::parse_resource(ws_ + "/tools");
+	ASSERT_TRUE(r);
+	Result<Decision> d = Error{"not asked"};
+	{
+		// As the FileSizeLimit of log_test.cpp: write() fails with EFBIG.
+		auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+		rlimit old{};
+		::getrlimit(RLIMIT_FSIZE, &old);
+		rlimit limited = old;
+		limited.rlim_cur = log_bytes + 8;
+		ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
+		d = authority_->request(s, {Right::exec}, {r.value()}, 5min, "run the tools", audit::Requester{1, 2, 3});
+		::setrlimit(RLIMIT_FSIZE, &old);
+		std::signal(SIGXFSZ, old_handler);
+	}
+	ASSERT_FALSE(d) << "a request whose records were not written is not answered";
+	EXPECT_NE(d.error().message.find("recording request"), std::string::npos) << d.error().message;
+	EXPECT_EQ(d.error().code, EFBIG) << d.error().message;
+	EXPECT_EQ(std::filesystem::file_size(dir_ + "/provenance.log"), log_bytes) << "nothing half-written";
+	EXPECT_TRUE(authority_->pending().empty());
+	auto st = read_state(path);
+	ASSERT_TRUE(st && st.value()) << (st ? "no state" : st.error().message);
+	EXPECT_TRUE(st.value()->pending.empty()) << "the journal still has the refused request";
+	restart();
+	EXPECT_TRUE(authority_->pending().empty()) << "a restart revived the refused request";
+	Decision again = ask(s, {Right::exec}, ws_ + "/tools");
+	EXPECT_EQ(again.verdict, Verdict::pending) << "the log takes records again once it can";
+	ASSERT_EQ(authority_->pending().size(), 1u);
+	EXPECT_EQ(authority_->pending()[0].id, again.request_id);
 }
 
 // The journal's last record cut short (the daemon died writing it, so the
