@@ -87,10 +87,6 @@ unsigned possible_cpus()
 	return n > 0 ? static_cast<unsigned>(n) : 1;
 }
 
-} // namespace
-
-namespace {
-
 // /proc/self/fdinfo, held open: an fd's fdinfo is then found by one name,
 // not a walk from / through /proc/self on every object. -1 (use the path)
 // if it could not be opened, and in a process forked since, whose
