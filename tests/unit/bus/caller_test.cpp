@@ -94,6 +94,19 @@ void reap(pid_t child)
 	::waitpid(child, nullptr, 0);
 }
 
+// Kills and reaps the child when the test is done with it, or leaves early
+// (a failed ASSERT), so that no paused process outlives the test.
+struct Child {
+	pid_t pid = -1;
+	~Child() { done(); }
+	void done()
+	{
+		if (pid > 0)
+			reap(pid);
+		pid = -1;
+	}
+};
+
 bool move_to(const std::string& cgroup, pid_t pid)
 {
 	std::ofstream procs(cgroup + "/cgroup.procs");
@@ -141,11 +154,10 @@ TEST(Caller, HeldIdentityRereadsTheCgroupAndRefusesAnExitedPeer)
 	Unmount unmount{::geteuid() == 0 ? mount : ""};
 	pid_t child = spawn_waiting();
 	ASSERT_GT(child, 0) << std::strerror(errno);
+	Child peer{child};
 	auto held = bus::identify_held(child, mount);
-	if (!held) {
-		reap(child);
+	if (!held)
 		GTEST_SKIP() << held.error().message;
-	}
 	EXPECT_EQ(held->id.pid, child);
 	EXPECT_EQ(held->id.uid, ::geteuid());
 	auto now = bus::current_cgroup(*held, mount);
@@ -159,10 +171,10 @@ TEST(Caller, HeldIdentityRereadsTheCgroupAndRefusesAnExitedPeer)
 		ASSERT_TRUE(move_to(elsewhere, child)) << elsewhere << ": " << std::strerror(errno);
 		auto moved = bus::current_cgroup(*held, mount);
 		EXPECT_TRUE(moved && moved.value() == elsewhere) << (moved ? moved.value() : moved.error().message);
-		reap(child);
+		peer.done();
 		EXPECT_EQ(::rmdir(elsewhere.c_str()), 0) << elsewhere << ": " << std::strerror(errno);
 	} else {
-		reap(child);
+		peer.done();
 	}
 
 	auto gone = bus::current_cgroup(*held, mount);
@@ -175,9 +187,10 @@ TEST(Caller, HeldIdentityRereadsTheCgroupAndRefusesAnExitedPeer)
 	if (::geteuid() != 0)
 		GTEST_SKIP() << "reusing a pid on purpose (clone3 set_tid) needs root";
 	pid_t reuser = spawn_waiting(child);
+	Child newcomer{reuser};
 	ASSERT_EQ(reuser, child) << "clone3 with set_tid " << child << ": " << std::strerror(errno);
 	auto reused = bus::current_cgroup(*held, mount);
-	reap(reuser);
+	newcomer.done();
 	ASSERT_FALSE(reused) << "read " << reused.value() << " of the process that reused pid " << child;
 	EXPECT_EQ(reused.error().code, ESRCH) << reused.error().message;
 }
