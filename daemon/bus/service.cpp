@@ -481,7 +481,11 @@ struct Service::Impl {
 
 	// Signals go out after the dispatch that caused them (on_post), so a
 	// method's reply is not queued behind the signals of its own change:
-	// an agent waiting for its grant reads the reply first.
+	// an agent waiting for its grant reads the reply first. Who hears a
+	// signal is decided when the change is made (a channel closed by the
+	// same change still hears it); its message is built when it is sent, so
+	// building it is not part of the reply's time either. The Fill that
+	// builds it therefore holds copies, never references into the caller.
 	std::vector<std::function<void()>> outbox;
 
 	template <class Send>
@@ -501,26 +505,29 @@ struct Service::Impl {
 	template <class Fill>
 	void emit(const char* member, SessionId concerned, Fill fill)
 	{
-		auto send_on = [&](sd_bus* b) {
-			sd_bus_message* raw = nullptr;
-			if (sd_bus_message_new_signal(b, &raw, kPath, kManager, member) < 0)
-				return;
-			MessagePtr msg(raw);
-			if (fill(msg.get()) < 0) {
-				say(std::string("Failed to build signal ") + member);
-				return;
-			}
-			post([b = std::shared_ptr<sd_bus>(sd_bus_ref(b), sd_bus_unref),
-			      msg = std::shared_ptr<sd_bus_message>(msg.release(), sd_bus_message_unref)] {
-				(void)sd_bus_send(b.get(), msg.get(), nullptr);
-			});
-		};
+		std::vector<std::shared_ptr<sd_bus>> to;
+		auto hold = [](sd_bus* b) { return std::shared_ptr<sd_bus>(sd_bus_ref(b), sd_bus_unref); };
 		if (bus)
-			send_on(bus);
+			to.push_back(hold(bus));
 		for (auto& [session, channel] : channels)
 			if (concerned && within_session(concerned, session))
 				for (auto& [b, conn] : channel.connections)
-					send_on(b);
+					to.push_back(hold(b));
+		if (to.empty())
+			return;
+		post([this, member, to = std::move(to), fill = std::move(fill)] {
+			for (const auto& b : to) {
+				sd_bus_message* raw = nullptr;
+				if (sd_bus_message_new_signal(b.get(), &raw, kPath, kManager, member) < 0)
+					continue;
+				MessagePtr msg(raw);
+				if (fill(msg.get()) < 0) {
+					say(std::string("Failed to build signal ") + member);
+					continue;
+				}
+				(void)sd_bus_send(b.get(), msg.get(), nullptr);
+			}
+		});
 	}
 
 	void emit_grant_issued(GrantId id)
@@ -529,14 +536,14 @@ struct Service::Impl {
 		if (!g)
 			return;
 		std::string path = grant_path(id);
-		emit("GrantIssued", g->session, [&](sd_bus_message* m) {
-			int r = sd_bus_message_append(m, "tuo", g->id, g->session, path.c_str());
+		emit("GrantIssued", g->session, [g = *g, path](sd_bus_message* m) {
+			int r = sd_bus_message_append(m, "tuo", g.id, g.session, path.c_str());
 			if (r >= 0)
-				r = append_strv(m, right_names(g->rights));
+				r = append_strv(m, right_names(g.rights));
 			if (r >= 0)
-				r = append_strv(m, resource_texts(g->resources));
+				r = append_strv(m, resource_texts(g.resources));
 			if (r >= 0)
-				r = sd_bus_message_append(m, "t", wall_usec(g->deadline_boot_ns));
+				r = sd_bus_message_append(m, "t", wall_usec(g.deadline_boot_ns));
 			return r;
 		});
 	}
@@ -554,50 +561,58 @@ struct Service::Impl {
 				return;
 			watch_cgroup(*info);
 			std::string path = session_path(c.session);
-			emit("SessionOpened", c.session, [&](sd_bus_message* m) {
-				return sd_bus_message_append(m, "uos", c.session, path.c_str(), info->profile.c_str());
-			});
+			auto opened = [session = c.session, path, profile = info->profile](sd_bus_message* m) {
+				return sd_bus_message_append(m, "uos", session, path.c_str(), profile.c_str());
+			};
+			emit("SessionOpened", c.session, opened);
 			return;
 		}
 		case Kind::session_closed:
 			unwatch_cgroup(c.session);
-			emit("SessionClosed", c.session,
-			     [&](sd_bus_message* m) { return sd_bus_message_append(m, "us", c.session, c.reason.c_str()); });
+			emit("SessionClosed", c.session, [session = c.session, reason = c.reason](sd_bus_message* m) {
+				return sd_bus_message_append(m, "us", session, reason.c_str());
+			});
 			close_channel(c.session);
 			return;
 		case Kind::grant_issued:
 			emit_grant_issued(c.grant);
 			return;
 		case Kind::grant_revoked:
-			emit("GrantRevoked", c.session, [&](sd_bus_message* m) {
-				return sd_bus_message_append(m, "tus", c.grant, c.session, c.reason.c_str());
-			});
+			emit("GrantRevoked", c.session,
+			     [grant = c.grant, session = c.session, reason = c.reason](sd_bus_message* m) {
+				     return sd_bus_message_append(m, "tus", grant, session, reason.c_str());
+			     });
 			return;
 		case Kind::grant_expired:
-			emit("GrantExpired", c.session,
-			     [&](sd_bus_message* m) { return sd_bus_message_append(m, "tu", c.grant, c.session); });
+			emit("GrantExpired", c.session, [grant = c.grant, session = c.session](sd_bus_message* m) {
+				return sd_bus_message_append(m, "tu", grant, session);
+			});
 			return;
 		case Kind::approval_requested: {
 			auto p = auth.pending_request(c.request);
 			if (!p)
 				return;
-			emit("ApprovalRequested", c.session, [&](sd_bus_message* m) {
-				int r = sd_bus_message_append(m, "tu", c.request, c.session);
+			auto requested = [request = c.request, session = c.session, p = *p](sd_bus_message* m) {
+				int r = sd_bus_message_append(m, "tu", request, session);
 				if (r >= 0)
-					r = append_strv(m, right_names(p->request.rights));
+					r = append_strv(m, right_names(p.request.rights));
 				if (r >= 0)
-					r = append_strv(m, resource_texts(p->request.resources));
+					r = append_strv(m, resource_texts(p.request.resources));
 				if (r >= 0)
-					r = sd_bus_message_append(m, "ss", p->decision.rule.c_str(), p->request.purpose.c_str());
+					r = sd_bus_message_append(m, "ss", p.decision.rule.c_str(),
+								  p.request.purpose.c_str());
 				return r;
-			});
+			};
+			emit("ApprovalRequested", c.session, requested);
 			return;
 		}
 		case Kind::request_decided: {
 			std::string verdict = outcome_word(c.verdict);
-			emit("RequestDecided", c.session, [&](sd_bus_message* m) {
-				return sd_bus_message_append(m, "tsts", c.request, verdict.c_str(), c.grant, c.reason.c_str());
-			});
+			auto decided = [request = c.request, verdict, grant = c.grant,
+					reason = c.reason](sd_bus_message* m) {
+				return sd_bus_message_append(m, "tsts", request, verdict.c_str(), grant, reason.c_str());
+			};
+			emit("RequestDecided", c.session, decided);
 			auto o = auth.outcome(c.request);
 			std::uint64_t expires = o ? wall_usec(o->deadline_boot_ns) : 0;
 			auto range = waiters.equal_range(c.request);
@@ -2027,10 +2042,12 @@ void Service::kernel_event(const grantd_event& ev)
 				       : name;
 	std::uint64_t time = wall_usec(ev.time_ns);
 	bool enforced = ev.verdict == GRANTD_VERDICT_DENY;
-	impl.emit("AccessDenied", ev.session_id, [&](sd_bus_message* m) {
-		return sd_bus_message_append(m, "uussssbt", ev.session_id, ev.pid, comm.c_str(), hook_name(ev.hook),
-					     right.c_str(), object.c_str(), enforced ? 1 : 0, time);
-	});
+	auto denied = [session = ev.session_id, pid = ev.pid, comm, hook = hook_name(ev.hook), right, object,
+		       enforced, time](sd_bus_message* m) {
+		return sd_bus_message_append(m, "uussssbt", session, pid, comm.c_str(), hook, right.c_str(),
+					     object.c_str(), enforced ? 1 : 0, time);
+	};
+	impl.emit("AccessDenied", ev.session_id, denied);
 }
 
 } // namespace grantd::bus

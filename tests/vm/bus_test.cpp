@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -17,8 +18,10 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -216,6 +219,51 @@ int record_signal(sd_bus_message* m, void* ud, sd_bus_error*)
 		}
 	}
 	s->seen.push_back(text);
+	return 0;
+}
+
+// "Member arg arg …" with every argument of a signal: numbers, strings and
+// object paths as text, string arrays as [a,b].
+int describe_signal(sd_bus_message* m, void* ud, sd_bus_error*)
+{
+	auto* heard = static_cast<std::vector<std::string>*>(ud);
+	std::string text = sd_bus_message_get_member(m);
+	char type = 0;
+	while (sd_bus_message_peek_type(m, &type, nullptr) > 0) {
+		text += " ";
+		if (type == 'a') {
+			char** v = nullptr;
+			if (sd_bus_message_read_strv(m, &v) < 0)
+				break;
+			text += "[";
+			for (char** p = v; p && *p; p++) {
+				text += std::string(p == v ? "" : ",") + *p;
+				std::free(*p);
+			}
+			std::free(v);
+			text += "]";
+		} else if (type == 't') {
+			std::uint64_t v = 0;
+			sd_bus_message_read_basic(m, type, &v);
+			text += std::to_string(v);
+		} else if (type == 'u') {
+			std::uint32_t v = 0;
+			sd_bus_message_read_basic(m, type, &v);
+			text += std::to_string(v);
+		} else if (type == 'b') {
+			int v = 0;
+			sd_bus_message_read_basic(m, type, &v);
+			text += v ? "true" : "false";
+		} else if (type == 's' || type == 'o') {
+			const char* v = nullptr;
+			sd_bus_message_read_basic(m, type, &v);
+			text += v;
+		} else {
+			text += std::string("?") + type;
+			break;
+		}
+	}
+	heard->push_back(text);
 	return 0;
 }
 
@@ -502,6 +550,82 @@ TEST_F(Bus, AgentCannotActOnAnotherSession)
 		return request_grant(b, true, 0, {"write"}, {kWs + "/src"}, "5m", "sneaky");
 	});
 	EXPECT_EQ(crossed, "error connect: Permission denied");
+}
+
+// An agent on its session's channel hears the signals about its session,
+// with all their arguments, up to and including its session's closing, and
+// none about another session.
+TEST_F(Bus, ChannelHearsItsSessionsSignalsAndNoOthers)
+{
+	Opened mine = open_session("listening agent");
+	Opened other = open_session("another agent");
+	ASSERT_NE(mine.id, 0u);
+	ASSERT_NE(other.id, 0u);
+	Resident r1(mine.cgroup), r2(other.cgroup);
+	// The agent is governed: it says it is listening on a pipe, not a file.
+	int ready[2];
+	ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+	grantd::UniqueFd ready_in(ready[0]), ready_out(ready[1]);
+	std::string closed = "SessionClosed " + std::to_string(mine.id) + " ";
+	AgentCall listener = start_agent(mine.cgroup, mine.channel, [&](sd_bus* b) {
+		std::vector<std::string> heard;
+		if (sd_bus_match_signal(b, nullptr, nullptr, kRoot, kManager, nullptr, describe_signal, &heard) < 0)
+			return std::string("error match");
+		// The reply to a call means grantd has the connection.
+		Reply pong = call(b, true, kRoot, "org.freedesktop.DBus.Peer", "Ping", nullptr);
+		if (!pong.ok())
+			return "error ping " + pong.error;
+		if (::write(ready_out.get(), "x", 1) != 1)
+			return std::string("error ready: ") + std::strerror(errno);
+		auto deadline = std::chrono::steady_clock::now() + 30s;
+		auto done = [&] {
+			return std::any_of(heard.begin(), heard.end(),
+					   [&](const std::string& h) { return h.rfind(closed, 0) == 0; });
+		};
+		while (!done() && std::chrono::steady_clock::now() < deadline) {
+			while (sd_bus_process(b, nullptr) > 0) {
+			}
+			if (!done())
+				sd_bus_wait(b, 100000);
+		}
+		std::string out;
+		for (const auto& h : heard)
+			out += h + "\n";
+		return out;
+	});
+	ready_out.reset();
+	pollfd listening{ready_in.get(), POLLIN, 0};
+	char byte = 0;
+	ASSERT_TRUE(::poll(&listening, 1, 20000) == 1 && ::read(ready_in.get(), &byte, 1) == 1) << listener.collect();
+
+	std::string parser = kWs + "/src/parser";
+	std::string theirs = request_grant(admin_.get(), false, other.id, {"write"}, {parser}, "5m", "for B");
+	std::string ours = request_grant(admin_.get(), false, mine.id, {"write"}, {parser}, "5m", "for A");
+	ASSERT_EQ(theirs.rfind("issued", 0), 0u) << theirs;
+	ASSERT_EQ(ours.rfind("issued", 0), 0u) << ours;
+	std::uint64_t their_grant = field(theirs, "grant"), our_grant = field(ours, "grant");
+	Reply revoked = call(admin_.get(), false, kRoot, kManager, "Revoke", [&](sd_bus_message* m) {
+		return sd_bus_message_append(m, "ts", our_grant, "done with the parser");
+	});
+	ASSERT_TRUE(revoked.ok()) << revoked.error;
+	Reply ended = call(admin_.get(), false, kRoot, kManager, "CloseSession",
+			   [&](sd_bus_message* m) { return sd_bus_message_append(m, "us", mine.id, "work finished"); });
+	ASSERT_TRUE(ended.ok()) << ended.error;
+
+	std::string heard = "\n" + listener.collect();
+	std::string ours_issued = "GrantIssued " + std::to_string(our_grant) + " " + std::to_string(mine.id) +
+				  " /org/grantd1/grant/" + std::to_string(our_grant) + " [write] [" + parser + "] ";
+	EXPECT_NE(heard.find("\n" + ours_issued), std::string::npos) << heard;
+	EXPECT_NE(heard.find("\nGrantRevoked " + std::to_string(our_grant) + " " + std::to_string(mine.id) +
+			     " done with the parser\n"),
+		  std::string::npos)
+		<< heard;
+	EXPECT_NE(heard.find("\n" + closed + "work finished\n"), std::string::npos) << heard;
+	EXPECT_EQ(heard.find("GrantIssued " + std::to_string(their_grant) + " "), std::string::npos) << heard;
+	EXPECT_EQ(heard.find("SessionOpened"), std::string::npos) << heard;
+	// The system bus hears both grants.
+	EXPECT_TRUE(wait_signal("GrantIssued " + std::to_string(their_grant), 10s));
+	EXPECT_TRUE(wait_signal("GrantIssued " + std::to_string(our_grant), 10s));
 }
 
 // A channel's peer is identified on its first call and held (a pidfd);
