@@ -1,6 +1,7 @@
 #include "maps_writer.h"
 
 #include "loader.h"
+#include "seq_file.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -113,23 +114,13 @@ Result<ObjectId> object_id(int fd)
 			       : ::open(path.c_str(), O_RDONLY | O_CLOEXEC));
 	if (!info.valid())
 		return Error::from_errno("open " + path);
-	// A seq_file fills what it is asked for: a short read is all of it.
-	std::string text;
-	char buf[1024];
-	for (;;) {
-		ssize_t n = ::read(info.get(), buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return Error::from_errno("read " + path);
-		text.append(buf, static_cast<std::size_t>(n));
-		if (static_cast<std::size_t>(n) < sizeof buf)
-			break;
-	}
+	auto text = read_seq_file(info.get(), path);
+	if (!text)
+		return text.error();
 	int mnt_id = -1;
 	std::uint64_t ino = 0;
 	bool have_ino = false;
-	std::istringstream in(text);
+	std::istringstream in(text.value());
 	std::string key;
 	while (in >> key) {
 		if (key == "mnt_id:")

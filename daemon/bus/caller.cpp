@@ -1,6 +1,7 @@
 #include "bus/caller.h"
 
 #include "cgroup.h"
+#include "seq_file.h"
 #include "unique_fd.h"
 
 #include <fcntl.h>
@@ -99,21 +100,12 @@ Result<void> still_alive(pid_t pid, int pidfd)
 Result<std::string> read_cgroup_file(int fd, pid_t pid, const std::string& cgroup_mount)
 {
 	std::string proc = "/proc/" + std::to_string(pid) + "/cgroup";
-	char buf[4096];
-	std::string text;
-	for (;;) {
-		ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(text.size()));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == ESRCH)
-			return Error{"process " + std::to_string(pid) + " has exited", ESRCH};
-		if (n < 0)
-			return Error::from_errno("read " + proc);
-		text.append(buf, static_cast<std::size_t>(n));
-		if (n == 0 || (static_cast<std::size_t>(n) < sizeof buf && text.back() == '\n'))
-			break;
-	}
-	auto rel = parse_proc_cgroup(text);
+	auto text = read_seq_file(fd, proc);
+	if (!text && text.error().code == ESRCH)
+		return Error{"process " + std::to_string(pid) + " has exited", ESRCH};
+	if (!text)
+		return text.error();
+	auto rel = parse_proc_cgroup(text.value());
 	if (!rel)
 		return rel.error().context(proc);
 	return rel.value() == "/" ? cgroup_mount : cgroup_mount + rel.value();
