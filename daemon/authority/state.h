@@ -93,10 +93,11 @@ public:
 
 	const std::string& path() const { return path_; }
 	// Costs a write of what changed, and a compare per session, pending
-	// request and kept outcome the view says were touched. Grants are not compared: the authority never
-	// changes a grant it has saved (a narrower or longer grant is a new one,
-	// with a new id), so new grants are those from the last save's
-	// next_grant on, and the others are only walked when some are gone.
+	// request and kept outcome the view says were touched. Grants are not
+	// compared: the authority never changes a grant it has saved (a
+	// narrower or longer grant is a new one, with a new id), so new grants
+	// are those from the last save's next_grant on, and the others are only
+	// walked when some are gone.
 	// The whole state is copied and written only for a new snapshot.
 	Result<void> save(const StateView& state);
 

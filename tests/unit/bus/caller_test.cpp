@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 namespace bus = grantd::bus;
@@ -121,11 +122,11 @@ std::string private_cgroup2()
 {
 	if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
 		return "";
-	char dir[] = "/tmp/grantd-caller-test-XXXXXX";
-	if (!::mkdtemp(dir))
+	std::string dir = (std::filesystem::temp_directory_path() / "grantd-caller-test-XXXXXX").string();
+	if (!::mkdtemp(dir.data()))
 		return "";
-	if (::mount("cgroup2", dir, "cgroup2", 0, nullptr) != 0) {
-		::rmdir(dir);
+	if (::mount("cgroup2", dir.c_str(), "cgroup2", 0, nullptr) != 0) {
+		::rmdir(dir.c_str());
 		return "";
 	}
 	return dir;
@@ -168,11 +169,21 @@ TEST(Caller, HeldIdentityRereadsTheCgroupAndRefusesAnExitedPeer)
 		// Moved, it is read where it is now.
 		std::string elsewhere = mount + "/grantd-caller-test-" + std::to_string(::getpid());
 		ASSERT_EQ(::mkdir(elsewhere.c_str(), 0755), 0) << elsewhere << ": " << std::strerror(errno);
+		// Removed however the test ends (the peer is not in it if moving it failed).
+		struct Rmdir {
+			std::string dir;
+			~Rmdir()
+			{
+				if (!dir.empty())
+					::rmdir(dir.c_str());
+			}
+		} remove{elsewhere};
 		ASSERT_TRUE(move_to(elsewhere, child)) << elsewhere << ": " << std::strerror(errno);
 		auto moved = bus::current_cgroup(*held, mount);
 		EXPECT_TRUE(moved && moved.value() == elsewhere) << (moved ? moved.value() : moved.error().message);
 		peer.done();
 		EXPECT_EQ(::rmdir(elsewhere.c_str()), 0) << elsewhere << ": " << std::strerror(errno);
+		remove.dir.clear();
 	} else {
 		peer.done();
 	}
