@@ -14,12 +14,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
+#include <string_view>
 
 namespace grantd {
 namespace {
@@ -117,18 +121,28 @@ Result<ObjectId> object_id(int fd)
 	auto text = read_seq_file(info.get(), path);
 	if (!text)
 		return text.error();
+	// Lines of "key:<tab>value"; only the two keys are read.
 	int mnt_id = -1;
 	std::uint64_t ino = 0;
 	bool have_ino = false;
-	std::istringstream in(text.value());
-	std::string key;
-	while (in >> key) {
-		if (key == "mnt_id:")
-			in >> mnt_id;
-		else if (key == "ino:")
-			have_ino = static_cast<bool>(in >> ino);
-		else
-			in.ignore(4096, '\n');
+	std::string_view rest = text.value();
+	while (!rest.empty()) {
+		std::size_t end = rest.find('\n');
+		std::string_view line = rest.substr(0, end);
+		rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+		auto value_of = [&line](std::string_view key) -> std::optional<std::string_view> {
+			if (line.substr(0, key.size()) != key)
+				return std::nullopt;
+			std::string_view v = line.substr(key.size());
+			v.remove_prefix(std::min(v.find_first_not_of(" \t"), v.size()));
+			return v;
+		};
+		if (auto m = value_of("mnt_id:")) {
+			if (std::from_chars(m->data(), m->data() + m->size(), mnt_id).ec != std::errc{})
+				mnt_id = -1;
+		} else if (auto i = value_of("ino:")) {
+			have_ino = std::from_chars(i->data(), i->data() + i->size(), ino).ec == std::errc{};
+		}
 	}
 	if (mnt_id < 0 || !have_ino)
 		return Error{path + " lacks mnt_id or ino (kernel older than 5.14?)"};
