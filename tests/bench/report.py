@@ -93,8 +93,8 @@ def settled_note(lats):
             parts.append(f"{g['p50_ns'] / b['p50_ns']:.2f} × ({lat.kernel_series})")
     if not parts:
         return ""
-    return (", not the agent's denied `open` being recorded in the same loop: with the agent waiting "
-            "until that is done, the p50 is " + " and ".join(parts) + " the p50 without the wait")
+    return (" (in this run, with the agent waiting until that is done, the p50 is " + " and ".join(parts) +
+            " the p50 without the wait)")
 
 
 def latency_section(lats, micro_path):
@@ -172,7 +172,7 @@ def latency_section(lats, micro_path):
                "handled in the same daemon loop (its event logged, recorded with `fdatasync` and signalled), "
                "before or after the request depending on when its wakeup comes; the settled rows, where the "
                "agent waits after its denied open until that is done (`--settle-ms`), show how much of the "
-               "grant's time that costs. In this run the state "
+               "grant's time that costs" + settled_note(lats) + ". In this run the state "
                "directory and the log are on the guest's tmpfs (`--state-dir=/run/grantd-bench-latency/state`), "
                "so the syncs cost a system call each, not a disk write.\n")
     m = micro_medians(micro_path)
@@ -192,55 +192,84 @@ def latency_section(lats, micro_path):
                  lat.series["grant_to_open"]["p99_ns"] > LATENCY_TARGET * lat.series["ping_channel"]["p99_ns"]
                  for lat in lats)
     if missed:
-        out.append("**Why the target is missed, and what would close it.** The target asks a grant to cost at "
-                   "most one more round trip; the work a grant must do before its reply already costs several "
-                   "round trips on its own (above), and that part is what grantd promises: the rule is in the "
-                   "kernel and the reason for it is on disk before the agent can use it. Replying first and "
-                   "recording afterwards would meet the target and break that promise, so grantd does not. "
-                   "Done so far: the envelope is expanded once per session, not per request; the path is "
-                   "resolved once per request (it was twice); the kernel's lost-event counters are read in one "
-                   "batch per event wakeup (it was one system call per hook, 31); a channel's peer is "
-                   "identified once and only its cgroup re-read per call, and the signals and journald's "
-                   "copies go out after the reply (p50 on 6.12 in a 100-sample run: 11.9 ms before, 7.4 ms "
-                   "after; of those 7.4 ms grantd's handler took 3.7, timed with temporary timestamps: "
-                   "checking the caller 0.7, resolving the path 0.5, the map writes 0.3, the state journal "
-                   "0.55, the provenance records 0.3; the rest is the round trip itself" + settled_note(lats) + "); the state "
-                   "journal compares only the pending requests and outcomes changed since its last save, not "
-                   "all of them (up to 1,000 kept outcomes: the host micro-benchmark's request went from "
-                   "327,000 to 186,000 instructions, counted with callgrind, which the emulated latency does "
-                   "not show: there, system calls and switches between processes are what a grant's time is "
-                   "made of); the caller's cgroup is read with one system call instead of five and the fdinfo "
-                   "with one read instead of two (in the first run after, p50 4.7 × Ping's p50 on 6.1 and "
-                   "4.2 × on 6.12, against 4.3 × and 4.7 × in the run before: no change that stands out from "
-                   "the spread between runs); the signals' messages are built after the reply, not only sent after "
-                   "it (in the first run after, p50 3.9 × Ping's p50 on 6.1 and 4.0 × on 6.12: again within the "
-                   "spread). Where the rest goes, from whole-guest profiles of 6.12 latency runs (one-off, "
-                   "scripts not in the tree). Scheduling (`perf sched record -a`, 60 samples): in a traced sample "
-                   "grantd ran without a break for 3.1 ms from the request to its reply, and the agent, woken on "
-                   "the other vCPU, started 2.8 ms after that. Under `thread=single` one host thread runs both "
-                   "vCPUs in turn, so a task woken on the vCPU that is not executing waits until the executing "
-                   "one idles or takes a timer interrupt: over the run, wakeups across vCPUs reached their task "
-                   "after p50 0.26 ms / p90 3.0 ms, wakeups on the same vCPU after 0.09 / 0.36 ms. A Ping mostly "
-                   "escapes this, since its reply comes while the agent is still on its vCPU. That is not what "
-                   "makes the gap, though: with one vCPU (QEMU `-smp 1` by a local edit of `tests/vm/run`, 100 samples) the grant's "
-                   "reply p50 was 6.5 ms against a Ping's 1.5 ms, as with two, and in a traced sample grantd was "
-                   "on the CPU for 4.2 ms without a break from the request to its reply, the agent running right "
-                   "after it. So a grant's time here is grantd's own work under emulation. Where that goes "
-                   "(`perf record -a`, 1,000 Hz with DWARF call graphs, 8 s in the middle of a 1,000-sample run, "
-                   "one vCPU): of the `RequestGrant` handler's samples, the state journal took 16 %, the "
-                   "object's fdinfo 13 %, the provenance records 10 %, building the signals 9 % (since moved "
-                   "after the reply), the map writes 9 %, sending the reply 9 %, re-reading the caller's cgroup "
-                   "7 %, `openat2` 7 %, the envelope 3 %: no single part to remove. Most of grantd's samples "
-                   "(53 %) were the administrator's `Revoke` between samples, 38 % of them in the two "
-                   "`getgrnam_r` calls every system-bus call makes for the admin and audit groups (nss-systemd "
-                   "searching its drop-in directories on the VM's 9p root); a revoke is over before the next "
-                   "sample starts, so that is not in the figures above. "
-                   "What would narrow the gap further without giving the promise up: one `fdatasync` "
-                   "per request instead of two (the grant's records and the state change in one file, or group "
-                   "commit across concurrent requests), and the object's inode and mount from one `statx` "
-                   "instead of its fdinfo (`stx_ino` is not the inode the kernel walks on stacked file "
-                   "systems, so this needs a check that the two agree).\n")
+        out.append(LATENCY_MISSED)
     return "\n".join(out)
+
+
+# Why the latency target is missed. The figures in it are one-off
+# measurements, each dated; this run's figures are in the tables above.
+LATENCY_MISSED = """**Why the target is missed, and what would close it.** The target asks a grant to cost at most
+one more round trip; the work a grant must do before its reply already costs several round trips
+on its own under emulation (above), and that part is what grantd promises: the rule is in the
+kernel and the reason for it is on disk before the agent can use it. Replying first and recording
+afterwards would meet the target and break that promise, so grantd does not.
+
+What has been done, and what each step measured at the time (one-off runs, dated; not this run):
+
+- 2026-11-26: the envelope is expanded once per session, not per request; the path is resolved
+  once per request (it was twice); the kernel's lost-event counters are read in one batch per
+  event wakeup (it was one system call per hook, 31).
+- 2026-11-26: a channel's peer is identified once and only its cgroup re-read per call, and the
+  signals and journald's copies go out after the reply. p50 on 6.12 in a 100-sample run: 11.9 ms
+  before, 7.4 ms after; of those 7.4 ms grantd's handler took 3.7, timed with temporary
+  timestamps: checking the caller 0.7, resolving the path 0.5, the map writes 0.3, the state
+  journal 0.55, the provenance records 0.3; the rest is the round trip itself.
+- 2026-11-26: the state journal compares only the pending requests and outcomes changed since its
+  last save, not all of them (up to 1,000 kept outcomes): the host micro-benchmark's request went
+  from 327,000 to 186,000 instructions (callgrind), which the emulated latency does not show.
+- 2026-11-27: the caller's cgroup is read with one system call instead of five and the fdinfo
+  with one read instead of two. First run after: p50 4.7 × Ping's p50 on 6.1 and 4.2 × on 6.12,
+  against 4.3 × and 4.7 × in the run before, no change that stands out from the spread between
+  runs.
+- 2026-11-27: the signals' messages are built after the reply, not only sent after it. First run
+  after: p50 3.9 × Ping's p50 on 6.1 and 4.0 × on 6.12, again within the spread.
+- 2026-11-27: the object's fdinfo is parsed without a C++ stream: 6,790 instructions a call
+  before, 1,890 after (callgrind, host micro-benchmark).
+
+Where the rest goes, from one-off profiles of 6.12 latency runs on 2026-11-27 (scripts not in the
+tree):
+
+- **Scheduling** (`perf sched record -a`, 60 samples): in a traced sample grantd ran without a
+  break for 3.1 ms from the request to its reply, and the agent, woken on the other vCPU, started
+  2.8 ms after that. Under `thread=single` one host thread runs both vCPUs in turn, so a task
+  woken on the vCPU that is not executing waits until the executing one idles or takes a timer
+  interrupt: over the run, wakeups across vCPUs reached their task after p50 0.26 ms / p90
+  3.0 ms, wakeups on the same vCPU after 0.09 / 0.36 ms. A Ping mostly escapes this, since its
+  reply comes while the agent is still on its vCPU.
+- **That is not what makes the gap**: with one vCPU (QEMU `-smp 1` by a local edit of
+  `tests/vm/run`, 100 samples) the grant's reply p50 was 6.5 ms against a Ping's 1.5 ms, as with
+  two, and in a traced sample grantd was on the CPU for 4.2 ms without a break from the request
+  to its reply, the agent running right after it. A grant's time here is grantd's own work
+  under emulation.
+- **Where that work goes** (`perf record -a`, 1,000 Hz with DWARF call graphs, 8 s in the middle
+  of a 1,000-sample run, one vCPU): of the `RequestGrant` handler's samples, the state journal
+  took 16 %, the object's fdinfo 13 %, the provenance records 10 %, building the signals 9 %
+  (since moved after the reply), the map writes 9 %, sending the reply 9 %, re-reading the
+  caller's cgroup 7 %, `openat2` 7 %, the envelope 3 %: no single part to remove.
+- **SHA-256** is a quarter of the request's own instructions (callgrind on the host's
+  `BM_IssueGrant/sync:1/state:1`, about 110,000 instructions a request): about four digests of 60 to 270
+  bytes, for the provenance chain and the state journal's checksum. The guest's CPU (QEMU 7.2
+  TCG, `-cpu max`) has no SHA extensions, so OpenSSL hashes there with vector code, as it does
+  under callgrind; the host's CPU has them.
+- **Not in the figures**: most of grantd's samples (53 %) were the administrator's `Revoke`
+  between samples, 38 % of them in the two `getgrnam_r` calls every system-bus call makes for the
+  admin and audit groups (nss-systemd searching its drop-in directories on the VM's 9p root); a
+  revoke is over before the next sample starts.
+
+What would narrow the gap further without giving the promise up:
+
+- one `fdatasync` per request instead of two: the grant's records and the state change in one
+  file, or group commit across concurrent requests;
+- the object's inode and mount from one `statx` instead of its fdinfo (`stx_ino` is not the
+  inode the kernel walks on stacked file systems such as overlayfs, so this needs to know where
+  the two agree);
+- a checksum for the state journal that is cheaper than SHA-256 (it guards against torn and
+  corrupt records, not tampering, which is the provenance chain's job); this changes the state
+  file's format.
+
+None of these is large on its own: the handler's work is spread over a dozen parts, each a tenth
+or less of it.
+"""
 
 
 def rss_section(lats):
@@ -914,12 +943,57 @@ def main():
                               os.path.join(data_dir, "micro.json")))
     md.append("## Userspace micro-benchmarks\n")
     md.append(micro_section(os.path.join(data_dir, "micro.json")))
-    md.append(FOOTER)
+    md.append(misses_section(runs))
     gaps = scale_host_gaps(data_dir)
     if gaps:
         md.append("## Not measured yet\n\n" + gaps)
     with open(out_md, "w") as f:
         f.write("\n".join(md))
+
+
+def per_kernel(runs, value, fmt):
+    """'<v> on 6.1 and <v> on 6.12' for the runs where value(run) is known."""
+    parts = []
+    for run in runs:
+        v = value(run)
+        if v is not None:
+            parts.append(f"{fmt(v)} on {run.kernel_series}")
+    return " and ".join(parts) if parts else "not measured"
+
+
+def misses_section(runs):
+    """MISSES with this run's figures where it speaks of this run."""
+    def level(variant):
+        def f(run):
+            a, b = run.added(variant, "open", 10, 1000), run.added(variant, "open", 29, 1000)
+            return None if None in (a, b) else (b - a) / 19
+        return f
+
+    def fixed(run):
+        g, f_ = run.added("governed", "open", 0, 1000), run.added("floor", "open", 0)
+        return None if None in (g, f_) else g - f_
+
+    def fixed_vs_landlock(run):
+        x, l = fixed(run), run.added("landlock", "open", 0, 1000)
+        return None if x is None or not l or l <= 0 else x / l
+
+    def ungoverned(run):
+        r = []
+        for d in DEPTHS:
+            u, f_ = run.added("ungoverned", "open", d), run.added("floor", "open", d)
+            noise = run.spread("open", d)
+            r.append(ratio(u, f_, noise))
+        return None if all(x == "—" for x in r) else " / ".join(r)
+
+    six_one = [run for run in runs if run.kernel_series == "6.1"]
+    return MISSES.format(
+        level_grantd=per_kernel(runs, level("governed"), lambda v: f"{v:,.0f}"),
+        level_landlock=per_kernel(runs, level("landlock"), lambda v: f"{v:,.0f}"),
+        fixed=per_kernel(runs, fixed, lambda v: f"about {v:,.0f}"),
+        landlock_d0=per_kernel(runs, lambda run: run.added("landlock", "open", 0, 1000),
+                               lambda v: f"about {v:,.0f}"),
+        fixed_vs_landlock=per_kernel(runs, fixed_vs_landlock, lambda v: f"{v:.2f} ×"),
+        ungoverned=(ungoverned(six_one[0]) or "not measured") if six_one else "not measured")
 
 
 HEADER = """# Benchmarks
@@ -1030,7 +1104,7 @@ not part of `tests/run-all`; ctest only runs the micro-benchmarks briefly
 ![added cost of open + close against path depth]({plot})
 """
 
-FOOTER = """## Where the targets are missed, and what would close them
+MISSES = """## Where the targets are missed, and what would close them
 
 **The walk.** A governed check climbs from the object through its parents
 (`bpf/walk.bpf.h`), one `bpf_loop` callback per two directory levels. Within the
@@ -1041,11 +1115,12 @@ a hash of (dev, ino): only where its slot is not 0 is `file_rules`, a hash
 map keyed by (the session's cgroup id, dev, ino), looked up. Past that mount's root, a
 second loop climbs with `bpf_probe_read_kernel` (two helper calls a level),
 because before 6.2 a `struct mount` cannot be reached from a `vfsmount`
-through BTF pointers; the benchmark's paths stay within one mount. A level
-now costs about 70 instruction-ns on 6.1 and 74 on 6.12 (the "per directory
-level" lines above), against Landlock's 183 and 313; with one level per
-callback it cost 84 and 88, with two probe reads a level about 290, with six
-probe reads and a hash lookup about 714.
+through BTF pointers; the benchmark's paths stay within one mount. In this
+run a level costs, in instruction-ns, {level_grantd} (the "per directory
+level" lines above), against Landlock's {level_landlock}. Earlier designs, measured on
+6.1 and 6.12 before 2026-11-26's change to two levels per callback: one
+level per callback, 84 and 88; two probe reads a level, about 290; six
+probe reads and a hash lookup, about 714.
 At 10,000 sessions of 100 rules (a million rules for 262,144 filter slots,
 each rule on its own inode) the filter is mostly set and the levels are
 looked up again: that is the at-scale rows' extra cost. A larger filter
@@ -1055,9 +1130,8 @@ storage (below) would make it exact. Landlock keeps a
 pointer to its rule object in the inode's security blob, so one of its
 levels is a few pointer loads and a search of the rule's layers.
 
-**The fixed part, and why 6.1 misses at depth 0 and 10.** What a governed
-open costs beyond the floor at depth 0 (about 710 instruction-ns on 6.1 and
-700 on 6.12) is: the governed test; the settings lookup;
+**The fixed part.** What a governed open costs beyond the floor at depth 0
+(in this run, in instruction-ns, {fixed}) is: the governed test; the settings lookup;
 `bpf_get_current_cgroup_id`; `bpf_ktime_get_boot_ns`; the walk's two
 levels (the file, then the ruled directory, whose rule is a hash lookup
 with a 24-byte key; a check of one right reads that right's deadline, not
@@ -1066,21 +1140,29 @@ not looked up: file rules are keyed by the session's cgroup id, which the
 hook has without a lookup (the sessions map is read only for a denial, an
 event, and the net hooks); that and the one-right check took about 100
 instruction-ns off every governed open on 6.1 and 130 on 6.12 (6.1 depth
-10: 0.70 × Landlock before, 0.65 now). Landlock's whole open check at depth
-0 costs about 600 on 6.1 and about 2,700 on 6.12 (its 6.12 hook does more),
-so the same fixed part meets the target on 6.12 and misses it on 6.1, and
-at depth 10 on 6.1 the fixed part is what stands between 0.65 and 0.6.
+10: 0.70 × Landlock before, 0.65 after; 2026-11-26). Landlock's whole open
+check at depth 0 costs {landlock_d0} in this run (its 6.12 hook does more
+than 6.1's), so grantd's fixed part alone comes to {fixed_vs_landlock}
+Landlock's whole check: where that is above 1, the depth-0 target cannot
+be met without a smaller fixed part. The fixed part is in every depth's
+figure, so at depth 10 making it smaller closes a gap as well as making a
+level cheaper does.
 What would close it: finding the rule without hashing. Inode local storage
 (`BPF_MAP_TYPE_INODE_STORAGE`, set by the daemon through the `O_PATH` fd it
-already keeps open for every ruled object) would hold the rule on its inode,
-make the filter exact and the rule one storage access. The planning probes
-in issue 6 measured an inode-storage walk at about half of Landlock's added
-cost at depth 10 and 29. A level of the direct-load walk also carries the
+already keeps open for every ruled object) would hold the rule on its inode, make the filter exact and the rule
+one storage access. Rules of many sessions can sit on one inode (a
+profile's baseline read on `/usr` is in every session), so a storage value
+would hold a few sessions' rules and leave the rest to the hash map. The
+planning probes in issue 6 (6.1, instruction time, one rule slot and no
+per-right check) measured such a walk at 0.57 × Landlock's added cost at
+depth 10 and 0.48 × at depth 29, but at depth 0 at +652 over no programs
+against Landlock's +609: it would meet the depth-10 target, and the
+depth-0 one on 6.1 only with a smaller fixed part as well. A level of the direct-load walk also carries the
 rule check's loads of the key and the clock before the filter's branch; a
 variant that reads them only past the filter cost 63 instruction-ns a level
-on 6.1 (0.615 × Landlock at depth 10), but it pushed 6.12's verifier past
-its one-million-instruction limit for `file_receive` (303,411 verified as
-the walk is now), so it is not in.
+on 6.1 (0.615 × Landlock at depth 10; measured 2026-11-26), but it pushed 6.12's verifier past
+its one-million-instruction limit for `file_receive` (303,411 verified
+with the walk of that day), so it is not in.
 
 **Exec.** An execve decides once for its program: the exec open in
 `file_open` walks, and `bprm_check_security` and `mmap_file` of the
@@ -1092,11 +1174,9 @@ outside this bench (`kernel.bpf_stats_enabled`, 200 spawns of a static
 busybox in the VM under `--icount`), a governed execve's programs take
 about 930 instruction-ns more than an ungoverned one's on both kernels,
 nearly all of it that one walk (about 530 a governed `file_open` call,
-90 an ungoverned one). On 6.12 the target was met in an earlier run
-(0.49 × Landlock) and is within the exec loop's noise in this one and the
-one before. On 6.1 it
-cannot be met
-by any design built on BPF LSM programs: the floor alone (the empty
+90 an ungoverned one). On 6.12 the target was met in a run of 2026-11-26
+(0.49 × Landlock); this run's verdicts are in the Targets lists above. On
+6.1 it cannot be met by any design built on BPF LSM programs: the floor alone (the empty
 programs' trampolines on the ten or so hook calls of a spawn) adds more than
 Landlock's whole exec check, which runs inside the kernel with no
 trampoline; grantd's governed part comes on top of that. The exec loop's
@@ -1107,7 +1187,7 @@ programs and method), so a single exec row is weak evidence either way.
 **Connect.** The connect loop (two threads and loopback TCP under one
 emulated CPU) varies between boots by more than its baseline spread shows:
 on 6.1 the same ungoverned programs measured between about +280 and
-+1,540 ns in six boots, against a floor of +230 to +435 and a baseline
++1,540 ns in six boots up to 2026-11-26, against a floor of +230 to +435 and a baseline
 spread of 60 to 300. The ungoverned `socket_create` and `socket_connect` programs
 make the same one helper call as `file_open`; the ratio shown for connect
 is within that variation, not a measure of the check.
@@ -1123,9 +1203,8 @@ program itself saves and restores one or two callee-saved registers, not
 four. What is left over the floor is the helper call and those registers,
 the same at every depth. On 6.1 the ungoverned open sits at the 1.25 ×
 floor line: the same ungoverned path measured 1.17 to 1.31 × the floor at
-depth 10 in four boots (1.18 in this run's), within the floor's spread at
-depth 0, and in this run 1.33 at depth 29 (13 ns over the line, against a
-baseline spread of 11; 1.25 in the previous run). The figure moves with each attach and detach more than the
+depth 10 in four boots up to 2026-11-26; in this run it is {ungoverned}
+× the floor at depth 0, 10 and 29. The figure moves with each attach and detach more than the
 no-program runs' spread shows: in a one-off probe (one 6.1 boot under
 `--icount`; an empty `file_open` program and one making only the governed
 test's helper call, each attached in turn three times at each depth) the
