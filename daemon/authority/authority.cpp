@@ -417,18 +417,15 @@ Result<OpenedSession> Authority::open_session(const std::string& profile_name, c
 	}
 	SessionId id = s.id;
 	sessions_.emplace(id, std::move(s));
-	touched(id);
 	// Maps first, then the state: a crash in between leaves kernel entries
 	// the state does not know, which restore() removes.
 	if (auto saved = save_state(); !saved) {
 		sessions_.erase(id);
-		touched(id);
 		undo();
 		return saved.error();
 	}
 	if (auto appended = log_.append(std::move(records)); !appended) {
 		sessions_.erase(id);
-		touched(id);
 		undo();
 		(void)save_state();
 		return appended.error().context("recording session");
@@ -835,10 +832,8 @@ Result<ClosedSession> Authority::close_one(SessionId session_id, const std::stri
 			++it;
 		}
 	sessions_.erase(sit);
-	touched(session_id);
 	if (auto saved = save_state(); !saved) {
 		sessions_.emplace(session_id, s);
-		touched(session_id);
 		for (auto& [id, g] : saved_grants)
 			grants_.emplace(id, std::move(g));
 		pending_.merge(saved_pending);
@@ -888,7 +883,7 @@ Result<void> Authority::set_mode(SessionId session_id, policy::Mode mode, std::u
 	auto sit = sessions_.find(session_id);
 	if (sit == sessions_.end())
 		return Error{"no session " + std::to_string(session_id), 0, ErrorKind::no_such_session};
-	SessionInfo& s = sit->second;
+	const SessionInfo& s = sit->second;
 	if (mode == policy::Mode::permissive && s.parent) {
 		auto parent = sessions_.find(s.parent);
 		if (parent != sessions_.end() && parent->second.mode == policy::Mode::enforce)
@@ -910,15 +905,14 @@ Result<void> Authority::set_mode(SessionId session_id, policy::Mode mode, std::u
 		return {};
 	auto revert = [&] {
 		for (auto [id, m] : before) {
-			sessions_.at(id).mode = m;
-			touched(id);
-			(void)enforcer_->set_session_flags(sessions_.at(id).cgroup_id, session_flags(sessions_.at(id)));
+			SessionInfo& x = sessions_.change(id);
+			x.mode = m;
+			(void)enforcer_->set_session_flags(x.cgroup_id, session_flags(x));
 		}
 	};
 	for (auto [id, m] : before) {
-		SessionInfo& x = sessions_.at(id);
+		SessionInfo& x = sessions_.change(id);
 		x.mode = mode;
-		touched(id);
 		if (auto set = enforcer_->set_session_flags(x.cgroup_id, session_flags(x)); !set) {
 			revert();
 			return set.error().context("setting the mode of session " + std::to_string(id));
@@ -976,13 +970,11 @@ Result<GrantId> Authority::add_channel(SessionId session_id, const std::string& 
 		grants_.erase(id);
 		return done.error();
 	}
-	sit->second.channel = path.value();
-	touched(session_id);
+	sessions_.change(session_id).channel = path.value();
 	auto roll_back = [&] {
 		(void)uninstall(grants_.at(id));
 		grants_.erase(id);
-		sessions_.at(session_id).channel.clear();
-		touched(session_id);
+		sessions_.change(session_id).channel.clear();
 	};
 	if (auto saved = save_state(); !saved) {
 		roll_back();
@@ -1056,10 +1048,8 @@ Result<OpenedSession> Authority::derive_session(SessionId parent_id, const std::
 	std::uint64_t cg = s.cgroup_id;
 	std::string path = s.cgroup;
 	sessions_.emplace(id, std::move(s));
-	touched(id);
 	auto undo = [&] {
 		sessions_.erase(id);
-		touched(id);
 		(void)enforcer_->remove_session(cg);
 		(void)enforcer_->remove_cgroup(path);
 	};
@@ -1179,7 +1169,7 @@ Result<void> Authority::save_state()
 {
 	if (state_path_.empty()) {
 		// Nothing is saved, so nothing need be told apart.
-		touched_sessions_.clear();
+		sessions_.clear_touched();
 		pending_.clear_touched();
 		outcomes_.clear_touched();
 		return {};
@@ -1189,7 +1179,7 @@ Result<void> Authority::save_state()
 		     next_grant_,
 		     next_request_,
 		     boot_id,
-		     sessions_,
+		     sessions_.all(),
 		     grants_.size(),
 		     [this](GrantId from, const StateView::GrantVisitor& visit) {
 			     for (auto it = grants_.lower_bound(from); it != grants_.end(); ++it)
@@ -1197,12 +1187,12 @@ Result<void> Authority::save_state()
 		     },
 		     pending_.all(),
 		     outcomes_.all(),
-		     touched_sessions_,
+		     sessions_.touched(),
 		     pending_.touched(),
 		     outcomes_.touched()};
 	if (auto written = store_->save(st); !written)
 		return written.error().context("saving state to " + state_path_);
-	touched_sessions_.clear();
+	sessions_.clear_touched();
 	pending_.clear_touched();
 	outcomes_.clear_touched();
 	return {};
@@ -1239,7 +1229,6 @@ Result<RestoreReport> Authority::restore()
 		}
 		for (SessionInfo& s : st.sessions) {
 			next_session_ = std::max(next_session_, s.id + 1);
-			touched(s.id);
 			sessions_.emplace(s.id, std::move(s));
 		}
 		for (StoredGrant& sg : st.grants) {

@@ -357,12 +357,10 @@ private:
 	std::unique_ptr<StateStore> store_; // set when state_path_ is
 	std::size_t outcomes_kept_ = 1000;
 
-	std::map<SessionId, SessionInfo> sessions_;
-	// Sessions added, removed or changed since the last successful save:
-	// the state store compares only these (touched() at every change of
-	// sessions_), not every session per save.
-	std::set<SessionId> touched_sessions_;
-	void touched(SessionId id) { touched_sessions_.insert(id); }
+	// Which sessions were added, removed or changed since the last
+	// successful save is kept by the map: the state store compares only
+	// those, not every session per save.
+	TrackedMap<SessionId, SessionInfo> sessions_;
 	struct CachedEnvelope {
 		std::string profile;
 		policy::Context context;

@@ -21,7 +21,18 @@ public:
 	const_iterator end() const { return map_.end(); }
 	const_iterator find(const Key& key) const { return map_.find(key); }
 	bool contains(const Key& key) const { return map_.contains(key); }
+	bool empty() const { return map_.empty(); }
 	std::size_t size() const { return map_.size(); }
+	const Value& at(const Key& key) const { return map_.at(key); }
+
+	// The entry at key (std::out_of_range if none), to change in place:
+	// marked changed whatever is then done with it.
+	Value& change(const Key& key)
+	{
+		Value& value = map_.at(key);
+		touched_.insert(key);
+		return value;
+	}
 
 	template <class... Args>
 	bool emplace(const Key& key, Args&&... args)

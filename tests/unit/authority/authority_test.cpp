@@ -1301,7 +1301,7 @@ TEST_F(AuthorityTest, StateReadBackIsTheAuthorityAfterEveryChange)
 	ASSERT_NE(short_lived.grant_id, 0u);
 	expect_files_match("b opened, one issued");
 	// Changes to a session in place (the store compares only the sessions
-	// the authority says it touched).
+	// the authority's map marked changed).
 	std::string sock = dir_ + "/bus";
 	make_socket_file(sock);
 	ASSERT_TRUE(authority_->add_channel(b, sock));
