@@ -224,7 +224,8 @@ What has been done, and what each step measured at the time (one-off runs, dated
 - 2026-11-27: the signals' messages are built after the reply, not only sent after it. First run
   after: p50 3.9 × Ping's p50 on 6.1 and 4.0 × on 6.12, again within the spread.
 - 2026-11-27: the object's fdinfo is parsed without a C++ stream: 6,790 instructions a call
-  before, 1,890 after (callgrind, host micro-benchmark).
+  before, 1,890 after (callgrind, host micro-benchmark). First run after: p50 3.8 × Ping's p50
+  on 6.1 and 4.2 × on 6.12, within the spread.
 
 Where the rest goes, from one-off profiles of 6.12 latency runs on 2026-11-27 (scripts not in the
 tree):
