@@ -11,6 +11,8 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <optional>
+#include <span>
 
 namespace grantd::authority {
 
@@ -329,13 +331,24 @@ std::string dir_of(const std::string& path)
 	return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+// The checksum of a state message, with one hasher per thread: fetching
+// the digest is a good part of hashing a journal record.
+Result<audit::Sha256> sha256_of(std::span<const std::uint8_t> data)
+{
+	static thread_local std::optional<audit::Sha256Hasher> hasher;
+	if (!hasher) {
+		auto made = audit::Sha256Hasher::create();
+		if (!made)
+			return made.error();
+		hasher.emplace(std::move(made.value()));
+	}
+	return hasher->digest(data);
+}
+
 // A StateFileBytes: the checksum and the packed State.
 Result<std::vector<std::uint8_t>> checksummed(const std::vector<std::uint8_t>& inner)
 {
-	auto hasher = audit::Sha256Hasher::create();
-	if (!hasher)
-		return hasher.error();
-	auto digest = hasher->digest(inner);
+	auto digest = sha256_of(inner);
 	if (!digest)
 		return digest.error();
 	Grantd__State__StateFileBytes file;
@@ -452,10 +465,7 @@ Result<State> unpack_checked(const std::uint8_t* data, std::size_t size, std::ui
 		return Error{"no checksum (truncated or corrupt)"};
 	if (file->state.len == 0 || !file->state.data)
 		return Error{"no state after the checksum (truncated)"};
-	auto hasher = audit::Sha256Hasher::create();
-	if (!hasher)
-		return hasher.error();
-	auto digest = hasher->digest({file->state.data, file->state.len});
+	auto digest = sha256_of({file->state.data, file->state.len});
 	if (!digest)
 		return digest.error();
 	if (std::memcmp(digest->data(), file->sha256.data, 32) != 0)
