@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,13 +31,20 @@ namespace {
 
 UniqueFd dup_fd(int fd) { return UniqueFd(fd >= 0 ? ::fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1); }
 
-// Kernel-internal dev_t of every mount's super block, from mountinfo's "major:minor".
-Result<std::map<int, std::uint32_t>> mount_devs()
+// A mount as an object's id needs it: its super block's kernel-internal
+// dev_t (mountinfo's "major:minor") and whether stat reports the kernel's
+// inode numbers there.
+struct MountEntry {
+	std::uint32_t dev = 0;
+	bool stat_ino_exact = false;
+};
+
+Result<std::map<int, MountEntry>> mount_entries()
 {
 	std::ifstream in("/proc/self/mountinfo");
 	if (!in)
 		return Error::from_errno("open /proc/self/mountinfo");
-	std::map<int, std::uint32_t> devs;
+	std::map<int, MountEntry> mounts;
 	std::string line;
 	while (std::getline(in, line)) {
 		std::istringstream fields(line);
@@ -46,42 +54,48 @@ Result<std::map<int, std::uint32_t>> mount_devs()
 		unsigned major = 0, minor = 0;
 		if (std::sscanf(devno.c_str(), "%u:%u", &major, &minor) != 2)
 			return Error{"unparsable device '" + devno + "' in /proc/self/mountinfo"};
-		devs[id] = (major << 20) | minor;
+		// The optional fields end with a lone "-"; the type follows.
+		std::string_view rest(line);
+		std::size_t dash = rest.find(" - ");
+		if (dash == std::string_view::npos)
+			return Error{"no file system type in /proc/self/mountinfo line '" + line + "'"};
+		rest.remove_prefix(dash + 3);
+		mounts[id] = MountEntry{(major << 20) | minor, stat_ino_is_kernel_ino(rest.substr(0, rest.find(' ')))};
 	}
-	return devs;
+	return mounts;
 }
 
-// mount_devs(), read again only when the mount table has changed since:
+// mount_entries(), read again only when the mount table has changed since:
 // the kernel flags /proc/self/mountinfo with POLLPRI on every mount and
 // unmount in the namespace. Rendering the whole table per object cost more
-// than the rest of a grant. A mount id from the fdinfo of an fd we hold
-// names a mount that fd pins, so it cannot have been reused without a mount
-// event after the table was read.
-Result<std::uint32_t> mount_dev(int mnt_id)
+// than the rest of a grant. A mount id from an fd we hold names a mount that
+// fd pins, so it cannot have been reused without a mount event after the
+// table was read.
+Result<MountEntry> mount_entry(int mnt_id)
 {
 	static std::mutex lock;
 	static UniqueFd watch;
-	static std::map<int, std::uint32_t> devs;
+	static std::map<int, MountEntry> mounts;
 	std::lock_guard<std::mutex> held(lock);
 	if (!watch.valid())
 		watch = UniqueFd(::open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
 	pollfd p{watch.get(), POLLPRI, 0};
 	if (!watch.valid() || ::poll(&p, 1, 0) < 0 || (p.revents & (POLLERR | POLLPRI | POLLNVAL)))
-		devs.clear();
-	auto it = devs.find(mnt_id);
-	if (it == devs.end()) {
-		auto read = mount_devs();
+		mounts.clear();
+	auto it = mounts.find(mnt_id);
+	if (it == mounts.end()) {
+		auto read = mount_entries();
 		if (!read) {
-			devs.clear();
+			mounts.clear();
 			return read.error();
 		}
 		auto found = read->find(mnt_id);
 		if (found == read->end())
 			return Error{"mount " + std::to_string(mnt_id) + " not in /proc/self/mountinfo"};
-		std::uint32_t dev = found->second;
+		MountEntry entry = found->second;
 		if (watch.valid()) // else no way to tell when it changes: not kept
-			devs = std::move(read.value());
-		return dev;
+			mounts = std::move(read.value());
+		return entry;
 	}
 	return it->second;
 }
@@ -109,7 +123,39 @@ int fdinfo_dir()
 
 } // namespace
 
+bool stat_ino_is_kernel_ino(std::string_view fstype)
+{
+	// Their getattr fills st_ino from inode->i_ino for every inode:
+	// shmem_getattr and ext4_getattr (which serves ext2 and ext3 too) through
+	// generic_fillattr; xfs_vn_getattr from ip->i_ino, which xfs_setup_inode
+	// also makes i_ino. Stacking and remote file systems may not (overlayfs
+	// reports a layer's inode number, or one it composes), nor need others:
+	// those objects are named by their fdinfo.
+	return fstype == "tmpfs" || fstype == "ext4" || fstype == "ext3" || fstype == "ext2" || fstype == "xfs";
+}
+
+Result<ObjectId> object_id(int fd, const struct statx& st)
+{
+	constexpr unsigned needed = STATX_INO | STATX_MNT_ID;
+	if ((st.stx_mask & needed) == needed) {
+		auto mount = mount_entry(static_cast<int>(st.stx_mnt_id));
+		if (!mount)
+			return mount.error();
+		if (mount->stat_ino_exact)
+			return ObjectId{mount->dev, st.stx_ino};
+	}
+	return object_id_from_fdinfo(fd);
+}
+
 Result<ObjectId> object_id(int fd)
+{
+	struct statx st{};
+	if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_MNT_ID, &st) != 0)
+		st.stx_mask = 0; // the fdinfo says it or fails with the reason
+	return object_id(fd, st);
+}
+
+Result<ObjectId> object_id_from_fdinfo(int fd)
 {
 	std::string name = std::to_string(fd);
 	std::string path = "/proc/self/fdinfo/" + name;
@@ -146,10 +192,10 @@ Result<ObjectId> object_id(int fd)
 	}
 	if (mnt_id < 0 || !have_ino)
 		return Error{path + " lacks mnt_id or ino (kernel older than 5.14?)"};
-	auto dev = mount_dev(mnt_id);
-	if (!dev)
-		return dev.error();
-	return ObjectId{dev.value(), ino};
+	auto mount = mount_entry(mnt_id);
+	if (!mount)
+		return mount.error();
+	return ObjectId{mount->dev, ino};
 }
 
 Result<ObjectId> object_id(const std::string& path)

@@ -8,9 +8,12 @@
 #include <grantd/abi.h>
 #include <grantd/result.h>
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -26,10 +29,20 @@ struct ObjectId {
 	bool operator==(const ObjectId&) const = default;
 };
 
-// Identity of the object an fd refers to (O_PATH fds are fine), read from
-// /proc/self/fdinfo and /proc/self/mountinfo so that it is the inode the
-// kernel walks, not the one stat() reports on stacked filesystems.
+// Identity of the object an fd refers to (O_PATH fds are fine): the inode the
+// kernel walks, which stat() reports on some file systems only (see
+// stat_ino_is_kernel_ino). There it comes from one statx (STATX_INO and
+// STATX_MNT_ID); elsewhere from /proc/self/fdinfo; the device from
+// /proc/self/mountinfo (read again only after the mount table changes).
 Result<ObjectId> object_id(int fd);
+// Same, with a statx of fd the caller already made (any mask: what it lacks
+// is read from the fdinfo).
+Result<ObjectId> object_id(int fd, const struct statx& st);
+// Same, from the fdinfo alone.
+Result<ObjectId> object_id_from_fdinfo(int fd);
+// True for the file system types (mountinfo's names) whose stat reports
+// inode->i_ino as st_ino for every inode.
+bool stat_ino_is_kernel_ino(std::string_view fstype);
 // Same, for a path; the final component is not followed if it is a symlink.
 Result<ObjectId> object_id(const std::string& path);
 

@@ -163,14 +163,15 @@ Result<std::vector<Authority::Target>> Authority::resolve(SessionId session,
 			out.push_back(std::move(t));
 			continue;
 		}
-		auto fd = open_no_symlinks(r.path);
+		struct statx st{};
+		auto fd = open_no_symlinks(r.path, &st);
 		if (!fd) {
 			if (fd.error().code == ENOENT)
 				return Error{r.path + " does not exist; create it first, or ask for a grant on its parent",
 					     ENOENT};
 			return fd.error();
 		}
-		auto id = object_id(fd->get());
+		auto id = object_id(fd->get(), st);
 		if (!id)
 			return id.error().context(r.path);
 		t.object = id.value();

@@ -55,7 +55,7 @@ Result<UniqueFd> open_no_symlinks_walk(const std::string& path)
 	return at;
 }
 
-Result<UniqueFd> open_no_symlinks(const std::string& path)
+Result<UniqueFd> open_no_symlinks(const std::string& path, struct statx* st)
 {
 	if (path.empty() || path[0] != '/')
 		return Error{"not an absolute path: " + path, EINVAL};
@@ -65,17 +65,27 @@ Result<UniqueFd> open_no_symlinks(const std::string& path)
 	how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
 	how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 	long fd = ::syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how);
-	if (fd < 0 && (errno == ENOSYS || errno == E2BIG))
-		return open_no_symlinks_walk(path);
-	if (fd < 0)
+	UniqueFd out;
+	if (fd < 0 && (errno == ENOSYS || errno == E2BIG)) {
+		auto walked = open_no_symlinks_walk(path);
+		if (!walked)
+			return walked.error();
+		out = std::move(walked.value());
+	} else if (fd < 0) {
 		return refusal(path, errno);
-	UniqueFd out(static_cast<int>(fd));
-	// A final symlink is opened as itself under O_PATH|O_NOFOLLOW on some
-	// kernels instead of ELOOP; refuse it either way.
-	struct stat st{};
-	if (::fstat(out.get(), &st) != 0)
+	} else {
+		out.reset(static_cast<int>(fd));
+	}
+	// A final symlink is opened as itself under O_PATH|O_NOFOLLOW (openat2
+	// documents it) instead of ELOOP; refuse it either way. The same call
+	// tells object_id() the inode and mount.
+	struct statx own{};
+	struct statx& sx = st ? *st : own;
+	if (::statx(out.get(), "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO | STATX_MNT_ID, &sx) != 0)
 		return Error::from_errno("stat " + path);
-	if (S_ISLNK(st.st_mode))
+	if (!(sx.stx_mask & STATX_TYPE))
+		return Error{"stat " + path + ": the file system did not say what the object is", EIO};
+	if (S_ISLNK(sx.stx_mode))
 		return refusal(path, ELOOP);
 	return out;
 }

@@ -5,6 +5,8 @@
 
 #include "unique_fd.h"
 
+#include <sys/stat.h>
+
 #include <grantd/result.h>
 
 #include <string>
@@ -15,7 +17,9 @@ namespace grantd::authority {
 // component is refused (ELOOP), so is a path that does not exist (ENOENT);
 // Error::code carries the errno. Uses openat2(RESOLVE_NO_SYMLINKS) where the
 // kernel has it (5.6), else walks component by component with O_NOFOLLOW.
-Result<UniqueFd> open_no_symlinks(const std::string& path);
+// With st, also leaves there the object's statx (STATX_TYPE, STATX_INO,
+// STATX_MNT_ID, as far as the file system gives them) for object_id().
+Result<UniqueFd> open_no_symlinks(const std::string& path, struct statx* st = nullptr);
 
 // The component-wise walk alone (what runs where openat2 is missing); for tests.
 Result<UniqueFd> open_no_symlinks_walk(const std::string& path);
