@@ -73,7 +73,11 @@ Result<ProvenanceLog> ProvenanceLog::open(const std::string& path, OpenOptions o
 {
 	ProvenanceLog log;
 	log.path_ = path;
-	constexpr int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
+	// sync_each_append: O_DSYNC makes each write return only once its data
+	// (and the size that reaches it) is on stable storage, as a write and
+	// an fdatasync would, in one system call.
+	const int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
+			  (options.durability == Durability::sync_each_append ? O_DSYNC : 0);
 	bool must_exist = options.expected_head && options.expected_head->seq > 0;
 	bool created = !must_exist;
 	int fd = must_exist ? -1 : ::open(path.c_str(), flags | O_CREAT | O_EXCL, 0640);
@@ -199,10 +203,9 @@ Result<std::vector<Record>> ProvenanceLog::append(std::vector<Body> bodies)
 
 	std::string what = "append seq " + std::to_string(head_.seq + 1) +
 			   (records.size() > 1 ? ".." + std::to_string(head.seq) : "") + " to " + path_;
+	// Synced by the write itself under sync_each_append (O_DSYNC, see open()).
 	if (auto written = write_all(fd_.get(), frames, what + ": write"); !written)
 		return roll_back(written.error()).error();
-	if (options_.durability == Durability::sync_each_append && ::fdatasync(fd_.get()) < 0)
-		return roll_back(Error::from_errno(what + ": fdatasync")).error();
 	head_ = head;
 	size_ = offset;
 	if (options_.on_append)

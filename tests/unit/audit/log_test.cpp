@@ -3,6 +3,7 @@
 #include "audit/provenance_log.h"
 #include "audit/verify.h"
 #include "audit_test_support.h"
+#include "../open_flags.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -44,6 +45,25 @@ TEST(ProvenanceLog, CreatesAnEmptyLogReadableByTheGroupOnly)
 	struct stat st{};
 	ASSERT_EQ(stat(dir.file("p.log").c_str(), &st), 0);
 	EXPECT_EQ(st.st_mode & 07777, 0640u);
+}
+
+// sync_each_append is the daemon's setting: a record reported appended is on
+// stable storage. Each write is synchronous (O_DSYNC, a write and an
+// fdatasync in one call); in page_cache mode none is.
+TEST(ProvenanceLog, SyncEachAppendWritesSynchronously)
+{
+	TempDir dir;
+	for (Durability durability : {Durability::sync_each_append, Durability::page_cache}) {
+		OpenOptions options = test_options();
+		options.durability = durability;
+		std::string path = dir.file(durability == Durability::page_cache ? "cache.log" : "sync.log");
+		auto log = ProvenanceLog::open(path, options);
+		ASSERT_TRUE(log.ok()) << log.error().message;
+		auto flags = grantd::test::open_flags_of(path);
+		ASSERT_TRUE(flags) << "no descriptor on " << path;
+		EXPECT_EQ((*flags & O_DSYNC) != 0, durability == Durability::sync_each_append) << path;
+		EXPECT_EQ(append_requests(*log, 2).size(), 2u);
+	}
 }
 
 TEST(ProvenanceLog, AppendChainsRecordsAndStampsThem)

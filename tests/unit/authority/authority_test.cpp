@@ -5,6 +5,7 @@
 
 #include "audit/reader.h"
 #include "audit/verify.h"
+#include "../open_flags.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -1272,6 +1273,20 @@ TEST_F(AuthorityTest, ChangesAreJournaledAndReplayed)
 // After every kind of change, what the files say (snapshot and journal,
 // read back) is exactly the authority's sessions, grants and pending
 // requests: issued, delegated, revoked, expired, closed with its children.
+// A change the authority reports made is on stable storage: the journal's
+// appends are synchronous writes (O_DSYNC, a write and an fdatasync in one
+// call), whatever the provenance log's setting.
+TEST_F(AuthorityTest, StateJournalIsWrittenSynchronously)
+{
+	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
+	SessionId a = open();
+	ASSERT_NE(ask(a, {Right::write}, ws_ + "/src/parser", 10min).grant_id, 0u);
+	auto flags = grantd::test::open_flags_of(dir_ + "/state.journal");
+	ASSERT_TRUE(flags) << "no descriptor on " << dir_ << "/state.journal";
+	EXPECT_NE(*flags & O_DSYNC, 0) << "flags " << std::oct << *flags;
+	EXPECT_EQ(*flags & O_ACCMODE, O_WRONLY);
+}
+
 TEST_F(AuthorityTest, StateReadBackIsTheAuthorityAfterEveryChange)
 {
 	authority_ = make(std::make_unique<FakeEnforcer>(), with_state());
