@@ -2,7 +2,7 @@
 //   BM_Evaluate      policy::evaluate against envelopes of 10/100/1000 rules
 //   BM_IssueGrant    Authority::request up to an issued grant: policy, path
 //                    resolution, the kernel rule written into real BPF maps,
-//                    and its provenance records (page cache / fdatasync)
+//                    and its provenance records (page cache / O_DSYNC writes)
 //   BM_ProvenanceAppend  one record: encoding, SHA-256 chain, write (and sync)
 //   BM_PeerPing      a D-Bus Peer.Ping round trip between two sd-bus peers on
 //                    a socketpair, as on a session channel: the reference the
@@ -211,7 +211,7 @@ private:
 };
 
 // Issue (and, outside the timing, revoke) one grant on a file in a session
-// whose profile has 100 grantable rules. sync: 0 page cache, 1 fdatasync.
+// whose profile has 100 grantable rules. sync: 0 page cache, 1 synchronous writes (O_DSYNC).
 // state: 1 with the state file the daemon keeps (each iteration adds a
 // request outcome to it, up to the 1,000 kept), 0 without.
 void BM_IssueGrant(benchmark::State& state)
@@ -337,7 +337,7 @@ void BM_RemoveSession(benchmark::State& state)
 }
 BENCHMARK(BM_RemoveSession)->Arg(0)->Arg(1)->ArgName("scan")->Iterations(3)->Unit(benchmark::kMillisecond);
 
-// Arg: 0 page cache, 1 fdatasync.
+// Arg: 0 page cache, 1 synchronous writes (O_DSYNC).
 void BM_ProvenanceAppend(benchmark::State& state)
 {
 	ScratchDir dir;

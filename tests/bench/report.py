@@ -158,23 +158,27 @@ def latency_section(lats, micro_path):
                "`/proc/<pid>/cgroup`, held open since: that file refers to the process, not to its pid's "
                "number, so once the process has exited a read fails, whoever has the number now), match the request against the session's envelope (expanded once per "
                "session), resolve the path without following symlinks (`openat2`, and the object's mount "
-               "and inode from its fdinfo), write the rule into the maps, append the request and grant "
-               "records to the provenance log with `fdatasync`, and append what changed to the state journal "
-               "with `fdatasync` (`Authority::save_state`, `StateStore`; a new snapshot only when the journal "
-               "has outgrown the last one): 18 system calls from the request's first `recvmsg` to the "
+               "and inode from one `statx` on file systems whose stat reports the kernel's inode, tmpfs here, "
+               "else from its fdinfo), write the rule into the maps, append the request and grant "
+               "records to the provenance log and what changed to the state journal, each with one "
+               "synchronous write (`O_DSYNC`: the write returns once the data is on stable storage; "
+               "`Authority::save_state`, `StateStore`; a new snapshot only when the journal "
+               "has outgrown the last one): 11 system calls from the request's first `recvmsg` to the "
                "reply's `sendmsg`, where a Ping makes 3 (23 counted once with `strace` on grantd in the "
                "6.12 VM, 35 before the channel's peer was held and the signals deferred; since, the "
                "caller's cgroup takes one `pread` instead of an open, two reads, a close and a pidfd check, "
-               "and the object's fdinfo one read instead of two, counted with `strace` on the host's unit "
+               "the object's fdinfo one read instead of two, then one `statx` instead of an `fstat` and the "
+               "fdinfo's open, read and close, and each record one write instead of a write and an "
+               "`fdatasync`, counted with `strace` on the host's unit "
                "test and micro-benchmark). The signals of the change (`GrantIssued` on "
                "the system bus and the session's channels) are built and sent, and journald's copies of the "
                "records go out, after the reply, at the end of the same dispatch. The agent's denied `open` before each request is "
-               "handled in the same daemon loop (its event logged, recorded with `fdatasync` and signalled), "
+               "handled in the same daemon loop (its event logged, recorded with a synchronous write and signalled), "
                "before or after the request depending on when its wakeup comes; the settled rows, where the "
                "agent waits after its denied open until that is done (`--settle-ms`), show how much of the "
                "grant's time that costs" + settled_note(lats) + ". In this run the state "
                "directory and the log are on the guest's tmpfs (`--state-dir=/run/grantd-bench-latency/state`), "
-               "so the syncs cost a system call each, not a disk write.\n")
+               "so the synchronous writes cost no disk write.\n")
     m = micro_medians(micro_path)
     ping, issue = m.get("BM_PeerPing"), m.get("BM_IssueGrant/sync:0/state:0")
     synced = m.get("BM_IssueGrant/sync:1/state:1")
@@ -185,7 +189,7 @@ def latency_section(lats, micro_path):
                 f"the map write, the provenance records) {issue / 1e3:,.1f} µs, {issue / ping:.1f} × the Ping, "
                 f"before any message is sent")
         if synced:
-            line += (f"; with the provenance and the state journal `fdatasync`'d to this host's disk, "
+            line += (f"; with the provenance and the state journal synced to this host's disk, "
                      f"{synced / 1e3:,.1f} µs ({synced / ping:.0f} × the Ping)")
         out.append(line + ".\n")
     missed = any(not lat.settled and lat.series.get("grant_to_open") and lat.series.get("ping_channel") and
@@ -226,6 +230,12 @@ What has been done, and what each step measured at the time (one-off runs, dated
 - 2026-11-27: the object's fdinfo is parsed without a C++ stream: 6,790 instructions a call
   before, 1,890 after (callgrind, host micro-benchmark). First run after: p50 3.8 × Ping's p50
   on 6.1 and 4.2 × on 6.12, within the spread.
+- 2026-11-27: the object's inode and mount from one `statx` where the file system's stat reports
+  the kernel's inode (tmpfs, ext2/3/4, xfs; the fdinfo elsewhere), and each record with one
+  synchronous (`O_DSYNC`) write instead of a write and an `fdatasync`: from the path to the
+  records, 16 system calls before, 9 after (`strace`, host micro-benchmark). First run after:
+  p50 3.8 × Ping's p50 on 6.1 and 4.2 × on 6.12, unchanged: under emulation the system calls
+  are not where a grant's time goes (below).
 
 Where the rest goes, from one-off profiles of 6.12 latency runs on 2026-11-27 (scripts not in the
 tree):
@@ -244,32 +254,37 @@ tree):
   under emulation.
 - **Where that work goes** (`perf record -a`, 1,000 Hz with DWARF call graphs, 8 s in the middle
   of a 1,000-sample run, one vCPU): of the `RequestGrant` handler's samples, the state journal
-  took 16 %, the object's fdinfo 13 %, the provenance records 10 %, building the signals 9 %
+  took 16 %, the object's fdinfo 13 % (since, a `statx` where it can be), the provenance records 10 %, building the signals 9 %
   (since moved after the reply), the map writes 9 %, sending the reply 9 %, re-reading the
   caller's cgroup 7 %, `openat2` 7 %, the envelope 3 %: no single part to remove.
-- **SHA-256** is a quarter of the request's own instructions (callgrind on the host's
-  `BM_IssueGrant/sync:1/state:1`, about 110,000 instructions a request): about four digests of 60 to 270
-  bytes, for the provenance chain and the state journal's checksum. The guest's CPU (QEMU 7.2
-  TCG, `-cpu max`) has no SHA extensions, so OpenSSL hashes there with vector code, as it does
-  under callgrind; the host's CPU has them.
+- **Emulation slows a grant's own work more than a Ping's** (2026-11-27, 6.12 VM, two runs of the
+  micro-benchmarks below with their files on the guest's tmpfs): issuing a grant with nothing
+  synced took 1.03 and 1.21 ms, 25 to 29 × its time on the host, a `Peer.Ping` on a socketpair
+  378 and 443 µs, about 10 × the host's. On the host the two are 1.1 × apart, in the VM 2.7 ×
+  in both runs. System calls are cheap there: in a loop in the same VM, `getppid` took 0.9 to 2.5 µs, a
+  500-byte `write` to tmpfs 10 to 17 µs, with `fdatasync` 9 to 25 µs, `statx` 3 to 7 µs, an
+  fdinfo's open, read and close 48 to 108 µs (three runs). What a grant does that a Ping does
+  not is run much more code over more memory (parsing, policy, protobuf, hashing, allocation),
+  and TCG charges that more than the host does; we have not split that further.
+- **SHA-256** is a quarter of the request's own instructions on the host (callgrind on
+  `BM_IssueGrant/sync:1/state:1`, about 110,000 instructions a request): about four digests of
+  60 to 270 bytes, for the provenance chain and the state journal's checksum. Under emulation it
+  is a small part: `openssl speed` in the 6.12 VM hashed 256-byte blocks at 10 to 18 MB/s, 14 to
+  25 µs a digest, about 0.1 ms of the request's 1 to 1.5 ms.
 - **Not in the figures**: most of grantd's samples (53 %) were the administrator's `Revoke`
   between samples, 38 % of them in the two `getgrnam_r` calls every system-bus call makes for the
   admin and audit groups (nss-systemd searching its drop-in directories on the VM's 9p root); a
   revoke is over before the next sample starts.
 
-What would narrow the gap further without giving the promise up:
-
-- one `fdatasync` per request instead of two: the grant's records and the state change in one
-  file, or group commit across concurrent requests;
-- the object's inode and mount from one `statx` instead of its fdinfo (`stx_ino` is not the
-  inode the kernel walks on stacked file systems such as overlayfs, so this needs to know where
-  the two agree);
-- a checksum for the state journal that is cheaper than SHA-256 (it guards against torn and
-  corrupt records, not tampering, which is the provenance chain's job); this changes the state
-  file's format.
-
-None of these is large on its own: the handler's work is spread over a dozen parts, each a tenth
-or less of it.
+What would narrow the gap further without giving the promise up: less code and memory on the
+request's path (fewer allocations, strings and protobuf messages built per request), which is
+what emulation charges for; one synchronous write per request instead of two (the grant's
+records and the state change in one file, or group commit across concurrent requests), though
+the syncs are cheap on the guest's tmpfs. Neither is large on its own: the handler's work is
+spread over a dozen parts, each a tenth or less of it. On the host a grant's work before any
+message is sent is about one Ping (above), so a grant there would come to about two round
+trips, the target's line, with nothing synced; with its records synced to a disk, the disk's
+flush is most of the reply's time.
 """
 
 
@@ -331,7 +346,7 @@ INTRO_SCALE_HOST = (
     "opening 10,000 sessions through grantd's D-Bus API in the emulated VM costs about a third of a second "
     "each. **What runs is the `Authority`, the daemon's state holder, in a host process, not the whole "
     "daemon:** the same code `grantd` runs, with its settings (the state file in a directory on disk, "
-    "`AuthorityOptions::state_path`; the provenance log with `fdatasync` on every append, without the "
+    "`AuthorityOptions::state_path`; the provenance log with a synchronous write (`O_DSYNC`) for every append, without the "
     "journald copy), writing through the real `MapsWriter` into grantd's real maps, created from its BPF "
     "object with the sizes its loader gives them and no program loaded (the host kernel refuses LSM "
     "programs, not maps). Cgroups are made up (no cgroupfs writes). The D-Bus layer is not in it: its "
@@ -827,15 +842,15 @@ def micro_section(path):
         "BM_Evaluate/100": "the same, 100 rules",
         "BM_Evaluate/1000": "the same, 1000 rules",
         "BM_IssueGrant/sync:0/state:0": "issue a grant: match the envelope, resolve, write map, provenance (page cache)",
-        "BM_IssueGrant/sync:1/state:0": "the same, provenance fdatasync'd",
-        "BM_IssueGrant/sync:1/state:1": "the same, and the state journal appended and fdatasync'd (the daemon's settings)",
+        "BM_IssueGrant/sync:1/state:0": "the same, provenance synced to disk",
+        "BM_IssueGrant/sync:1/state:1": "the same, and the state journal appended and synced (the daemon's settings)",
         "BM_PeerPing": "a D-Bus `Peer.Ping` round trip between two sd-bus peers on a socketpair (a session channel)",
         "BM_OpenSession": "open a session (no baseline): map entry, provenance record",
         "BM_CloseSession/grants:1000/iterations:1": "close a session holding 1,000 grants on 1,000 files",
         "BM_RemoveSession/scan:0/iterations:3": "remove a session's 1,000 rules among 100,000 others, naming them",
         "BM_RemoveSession/scan:1/iterations:3": "the same, scanning the rule maps for them (restore's cleanup)",
         "BM_ProvenanceAppend/sync:0": "append one provenance record with its SHA-256 link (page cache)",
-        "BM_ProvenanceAppend/sync:1": "append one provenance record, fdatasync'd",
+        "BM_ProvenanceAppend/sync:1": "append one provenance record, synced to disk",
     }
     for b in data.get("benchmarks", []):
         if b.get("aggregate_name") != "median":
@@ -1148,17 +1163,20 @@ Landlock's whole check: where that is above 1, the depth-0 target cannot
 be met without a smaller fixed part. The fixed part is in every depth's
 figure, so at depth 10 making it smaller closes a gap as well as making a
 level cheaper does.
-What would close it: finding the rule without hashing. Inode local storage
-(`BPF_MAP_TYPE_INODE_STORAGE`, set by the daemon through the `O_PATH` fd it
-already keeps open for every ruled object) would hold the rule on its inode, make the filter exact and the rule
-one storage access. Rules of many sessions can sit on one inode (a
-profile's baseline read on `/usr` is in every session), so a storage value
-would hold a few sessions' rules and leave the rest to the hash map. The
-planning probes in issue 6 (6.1, instruction time, one rule slot and no
-per-right check) measured such a walk at 0.57 × Landlock's added cost at
-depth 10 and 0.48 × at depth 29, but at depth 0 at +652 over no programs
-against Landlock's +609: it would meet the depth-10 target, and the
-depth-0 one on 6.1 only with a smaller fixed part as well. A level of the direct-load walk also carries the
+What would close it is a smaller fixed part, not inode local storage
+(`BPF_MAP_TYPE_INODE_STORAGE`, the rule held on its inode) by itself, as
+this report said until 2026-11-27. The planning probe in issue 6 of a walk
+over inode local storage (6.1, instruction time, one rule slot, no
+per-right check) added 74 instruction-ns a level from depth 0 to 10
+((15,409 - 14,014) - (11,214 - 10,562), over 10 levels) and 76 from 10 to
+29 ((23,454 - 20,615) - 1,395, over 19): no less than the filtered
+level's cost above, since a storage access is a helper call on 6.1 where
+the filter's array lookup is inlined. Its 0.57 × Landlock at depth 10 came
+from its fixed part, +652 over no programs at depth 0 with no settings,
+no counter and no per-right check, against grantd's governed depth-0
+figure above. On 6.1 the depth-10 target is short by what the Targets
+list shows over and the depth-0 one by more; the fixed part is in both.
+A level of the direct-load walk also carries the
 rule check's loads of the key and the clock before the filter's branch; a
 variant that reads them only past the filter cost 63 instruction-ns a level
 on 6.1 (0.615 × Landlock at depth 10; measured 2026-11-26), but it pushed 6.12's verifier past

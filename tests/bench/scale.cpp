@@ -3,7 +3,7 @@
 //
 // What runs is the daemon's state holder, not the daemon: the real Authority
 // with the daemon's settings (a state file, AuthorityOptions::state_path; a
-// provenance log with fdatasync per append, the default the daemon keeps),
+// provenance log written synchronously (O_DSYNC) per append, the default the daemon keeps),
 // writing through the real MapsWriter into grantd's real maps, created from
 // its BPF object with the sizes its loader gives them (no program loaded:
 // the host kernel refuses LSM programs, not maps). Cgroups are made up
@@ -411,7 +411,7 @@ int run(const Options& o)
 		     " sessions; this run needs " + std::to_string(entries_needed) + " and " +
 		     std::to_string(o.sessions + 1));
 	std::printf("BENCH-HOST-CONFIG {\"sessions\":%d,\"rules\":%d,\"baseline_rules\":%d,\"grants\":%d,"
-		    "\"samples\":%d,\"max_file_rules\":%u,\"max_sessions\":%u,\"durability\":\"fdatasync\","
+		    "\"samples\":%d,\"max_file_rules\":%u,\"max_sessions\":%u,\"durability\":\"O_DSYNC\","
 		    "\"state_file\":%s}\n",
 		    o.sessions, o.rules, o.baseline_rules, o.grants, o.samples, max_file_rules, max_sessions,
 		    o.state_file ? "true" : "false");
