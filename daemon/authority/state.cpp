@@ -692,7 +692,7 @@ Result<void> StateStore::append(const State& change)
 			(void)::fdatasync(journal_fd_);
 		return e;
 	};
-	// Synced by the write itself (O_DSYNC, see save()).
+	// Synced by the write itself (O_DSYNC, see rewrite()).
 	if (auto w = write_all(journal_fd_, record->data(), record->size(), jpath); !w)
 		return undo(w.error());
 	sequence_++;
