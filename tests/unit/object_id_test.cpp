@@ -2,6 +2,7 @@
 // the file system's stat reports it, else from the fdinfo. Both ways must
 // name the same object wherever the first is taken.
 #include "maps_writer.h"
+#include "test_support.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -59,25 +60,6 @@ std::uint64_t stat_ino(int fd)
 	return st.st_ino;
 }
 
-class TempDir {
-public:
-	TempDir()
-	{
-		std::string pattern = (std::filesystem::temp_directory_path() / "grantd-objid-XXXXXX").string();
-		if (!mkdtemp(pattern.data()))
-			throw std::runtime_error("mkdtemp failed");
-		path_ = pattern;
-	}
-	~TempDir()
-	{
-		std::error_code ignored;
-		std::filesystem::remove_all(path_, ignored);
-	}
-	const std::string& path() const { return path_; }
-
-private:
-	std::string path_;
-};
 
 } // namespace
 
@@ -93,7 +75,7 @@ TEST(ObjectId, StatIsTrustedOnlyWhereItReportsTheKernelsInode)
 // directory's file system: the id is the fdinfo's, whichever way it was found.
 TEST(ObjectId, StatAndFdinfoNameTheSameObjectOnEveryMountHere)
 {
-	TempDir dir;
+	grantd::test::TempDir dir("grantd-objid");
 	std::ofstream(dir.path() + "/f") << "x";
 	std::vector<std::string> paths{dir.path() + "/f", dir.path()};
 	int trusted = 0;
@@ -127,7 +109,7 @@ TEST(ObjectId, OnOverlayfsTheIdIsTheKernelsInode)
 		GTEST_SKIP() << "mounting an overlay needs root";
 	ASSERT_EQ(::unshare(CLONE_NEWNS), 0) << std::strerror(errno);
 	ASSERT_EQ(::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0) << std::strerror(errno);
-	TempDir dir;
+	grantd::test::TempDir dir("grantd-objid");
 	const std::string& d = dir.path();
 	for (const char* sub : {"/lower", "/rw", "/merged"})
 		ASSERT_TRUE(std::filesystem::create_directory(d + sub));

@@ -4,6 +4,7 @@
 
 #include "audit/provenance_log.h"
 #include "audit/record.h"
+#include "../test_support.h"
 
 #include <gtest/gtest.h>
 
@@ -18,26 +19,10 @@
 
 namespace grantd::audit::test {
 
-class TempDir {
+// The audit tests' scratch directories are named for them.
+class TempDir : public grantd::test::TempDir {
 public:
-	TempDir()
-	{
-		std::string pattern = (std::filesystem::temp_directory_path() / "grantd-audit-XXXXXX").string();
-		if (!mkdtemp(pattern.data()))
-			throw std::runtime_error("mkdtemp failed");
-		path_ = pattern;
-	}
-	~TempDir()
-	{
-		std::error_code ignored;
-		std::filesystem::remove_all(path_, ignored);
-	}
-	TempDir(const TempDir&) = delete;
-	TempDir& operator=(const TempDir&) = delete;
-	std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-	std::filesystem::path path_;
+	TempDir() : grantd::test::TempDir("grantd-audit") {}
 };
 
 inline std::vector<std::uint8_t> read_bytes(const std::string& path)

@@ -3,7 +3,7 @@
 #include "audit/provenance_log.h"
 #include "audit/verify.h"
 #include "audit_test_support.h"
-#include "../open_flags.h"
+#include "../test_support.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>

@@ -5,7 +5,7 @@
 
 #include "audit/reader.h"
 #include "audit/verify.h"
-#include "../open_flags.h"
+#include "../test_support.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
