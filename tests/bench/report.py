@@ -346,7 +346,7 @@ INTRO_SCALE_HOST = (
     "opening 10,000 sessions through grantd's D-Bus API in the emulated VM costs about a third of a second "
     "each. **What runs is the `Authority`, the daemon's state holder, in a host process, not the whole "
     "daemon:** the same code `grantd` runs, with its settings (the state file in a directory on disk, "
-    "`AuthorityOptions::state_path`; the provenance log with a synchronous write (`O_DSYNC`) for every append, without the "
+    "`AuthorityOptions::state_path`; the provenance log synced on every append, without the "
     "journald copy), writing through the real `MapsWriter` into grantd's real maps, created from its BPF "
     "object with the sizes its loader gives them and no program loaded (the host kernel refuses LSM "
     "programs, not maps). Cgroups are made up (no cgroupfs writes). The D-Bus layer is not in it: its "
