@@ -1,5 +1,6 @@
 #include "cgroup.h"
 
+#include "mountinfo.h"
 #include "unique_fd.h"
 
 #include <fcntl.h>
@@ -14,26 +15,12 @@ namespace grantd {
 
 Result<std::string> find_cgroup2_mount()
 {
-	std::ifstream in("/proc/self/mountinfo");
-	if (!in)
-		return Error::from_errno("open /proc/self/mountinfo");
-	std::string line;
-	while (std::getline(in, line)) {
-		// "36 25 0:30 / /sys/fs/cgroup rw,... shared:9 - cgroup2 cgroup2 rw"
-		auto sep = line.find(" - ");
-		if (sep == std::string::npos)
-			continue;
-		std::istringstream tail(line.substr(sep + 3));
-		std::string fstype;
-		tail >> fstype;
-		if (fstype != "cgroup2")
-			continue;
-		std::istringstream head(line.substr(0, sep));
-		std::string id, parent, devno, root, mount_point;
-		head >> id >> parent >> devno >> root >> mount_point;
-		if (root == "/")
-			return mount_point;
-	}
+	auto mounts = read_mountinfo();
+	if (!mounts)
+		return mounts.error();
+	for (const MountInfo& m : mounts.value())
+		if (m.fstype == "cgroup2" && m.root == "/")
+			return m.point;
 	return Error{"no cgroup v2 hierarchy is mounted (no cgroup2 entry in /proc/self/mountinfo)"};
 }
 

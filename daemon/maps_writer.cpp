@@ -1,6 +1,7 @@
 #include "maps_writer.h"
 
 #include "loader.h"
+#include "mountinfo.h"
 #include "seq_file.h"
 
 #include <bpf/bpf.h>
@@ -19,11 +20,9 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <string_view>
 
 namespace grantd {
@@ -41,27 +40,12 @@ struct MountEntry {
 
 Result<std::map<int, MountEntry>> mount_entries()
 {
-	std::ifstream in("/proc/self/mountinfo");
-	if (!in)
-		return Error::from_errno("open /proc/self/mountinfo");
+	auto read = read_mountinfo();
+	if (!read)
+		return read.error();
 	std::map<int, MountEntry> mounts;
-	std::string line;
-	while (std::getline(in, line)) {
-		std::istringstream fields(line);
-		int id = -1, parent = -1;
-		std::string devno;
-		fields >> id >> parent >> devno;
-		unsigned major = 0, minor = 0;
-		if (std::sscanf(devno.c_str(), "%u:%u", &major, &minor) != 2)
-			return Error{"unparsable device '" + devno + "' in /proc/self/mountinfo"};
-		// The optional fields end with a lone "-"; the type follows.
-		std::string_view rest(line);
-		std::size_t dash = rest.find(" - ");
-		if (dash == std::string_view::npos)
-			return Error{"no file system type in /proc/self/mountinfo line '" + line + "'"};
-		rest.remove_prefix(dash + 3);
-		mounts[id] = MountEntry{(major << 20) | minor, stat_ino_is_kernel_ino(rest.substr(0, rest.find(' ')))};
-	}
+	for (const MountInfo& m : read.value())
+		mounts[m.id] = MountEntry{(m.major << 20) | m.minor, stat_ino_is_kernel_ino(m.fstype)};
 	return mounts;
 }
 
