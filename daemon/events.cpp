@@ -1,7 +1,9 @@
 #include "events.h"
 
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/bpf.h>
 
 #include <cstring>
 #include <memory>
@@ -126,8 +128,17 @@ std::string format_event(const grantd_event& e)
 	return line;
 }
 
+namespace {
+
+// A record's room in the ring: its header (BPF_RINGBUF_HDR_SZ) and data,
+// rounded up to 8 bytes, as the kernel reserves it.
+constexpr std::uint64_t ring_room(std::size_t size) { return (size + BPF_RINGBUF_HDR_SZ + 7) / 8 * 8; }
+
+} // namespace
+
 EventReader::EventReader(EventReader&& other) noexcept
-	: rb_(std::exchange(other.rb_, nullptr)), handler_(std::move(other.handler_))
+	: rb_(std::exchange(other.rb_, nullptr)), reading_(std::move(other.reading_)),
+	  ring_bytes_(std::exchange(other.ring_bytes_, 0))
 {
 }
 
@@ -136,7 +147,8 @@ EventReader& EventReader::operator=(EventReader&& other) noexcept
 	if (this != &other) {
 		ring_buffer__free(rb_);
 		rb_ = std::exchange(other.rb_, nullptr);
-		handler_ = std::move(other.handler_);
+		reading_ = std::move(other.reading_);
+		ring_bytes_ = std::exchange(other.ring_bytes_, 0);
 	}
 	return *this;
 }
@@ -146,18 +158,25 @@ EventReader::~EventReader() { ring_buffer__free(rb_); }
 Result<EventReader> EventReader::open(int ringbuf_fd, Handler handler)
 {
 	EventReader reader;
-	reader.handler_ = std::make_unique<Handler>(std::move(handler));
+	reader.reading_ = std::make_unique<Reading>();
+	reader.reading_->handler = std::move(handler);
 	auto callback = [](void* ctx, void* data, size_t size) -> int {
+		auto* reading = static_cast<Reading*>(ctx);
+		reading->consumed_bytes += ring_room(size);
 		if (size < sizeof(grantd_event))
 			return 0; // a foreign or truncated record: skip, never misread
 		grantd_event event;
 		std::memcpy(&event, data, sizeof event);
-		(*static_cast<Handler*>(ctx))(event);
+		reading->handler(event);
 		return 0;
 	};
-	reader.rb_ = ring_buffer__new(ringbuf_fd, callback, reader.handler_.get(), nullptr);
+	reader.rb_ = ring_buffer__new(ringbuf_fd, callback, reader.reading_.get(), nullptr);
 	if (!reader.rb_)
 		return Error::from_errno("open event ring buffer");
+	bpf_map_info info{};
+	__u32 len = sizeof info;
+	if (bpf_obj_get_info_by_fd(ringbuf_fd, &info, &len) == 0 && info.type == BPF_MAP_TYPE_RINGBUF)
+		reader.ring_bytes_ = info.max_entries;
 	return reader;
 }
 
@@ -169,6 +188,16 @@ Result<int> EventReader::consume()
 	if (n < 0)
 		return Error::from_errno("read event ring buffer", -n);
 	return n;
+}
+
+std::uint64_t EventReader::consumed_bytes() const { return reading_ ? reading_->consumed_bytes : 0; }
+
+bool EventReader::may_have_lost_since(std::uint64_t consumed_then) const
+{
+	const std::uint64_t room = ring_room(sizeof(grantd_event));
+	if (ring_bytes_ <= room)
+		return true; // size unknown: assume the worst
+	return consumed_bytes() - consumed_then >= ring_bytes_ - room;
 }
 
 } // namespace grantd

@@ -37,10 +37,27 @@ public:
 	// Handles every event available now; returns how many.
 	Result<int> consume();
 
+	// Whether the kernel may have failed to put an event in the ring since
+	// the reader had taken `consumed_then` bytes off it (consumed_bytes()
+	// at that time). A reservation fails only when the ring holds more than
+	// its size less one record unread, and grantd's programs submit every
+	// record they reserve: every byte then unread is read afterwards. So
+	// until that much has been read since, nothing can have been lost, and
+	// the per-CPU counters that say how much was lost need not be read.
+	bool may_have_lost_since(std::uint64_t consumed_then) const;
+	// Ring bytes taken off since open (records with their headers).
+	std::uint64_t consumed_bytes() const;
+
 private:
+	struct Reading {
+		Handler handler;
+		std::uint64_t consumed_bytes = 0;
+	};
 	EventReader() = default;
 	ring_buffer* rb_ = nullptr;
-	std::unique_ptr<Handler> handler_;
+	std::unique_ptr<Reading> reading_;
+	// The ring's size in bytes; 0 when unknown (then every read may have lost).
+	std::uint64_t ring_bytes_ = 0;
 };
 
 } // namespace grantd

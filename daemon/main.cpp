@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -810,22 +811,34 @@ int run(Options& o)
 		log("the kernel counted " + std::to_string(lost_seen) +
 		    " lost events (ring buffer full) before this start");
 	bool lost_read_failed = false;
-	auto drain = [&] {
+	// The counters are read (one copy of every hook's per-CPU counters)
+	// only when the ring may have been full since they were last read
+	// (EventReader::may_have_lost_since), and at least once a second while
+	// events come, in case a kernel fails a reservation for another reason.
+	std::uint64_t consumed_at_check = events->consumed_bytes();
+	auto checked_at = std::chrono::steady_clock::now();
+	auto drain = [&](bool final) {
 		if (auto consumed = events->consume(); !consumed)
 			log("Failed to read events: " + consumed.error().message);
-		if (auto total = lost_total(); !total) {
-			if (!lost_read_failed)
-				log("Failed to read the kernel's lost-event counters (not logged again): " +
-				    total.error().message);
-			lost_read_failed = true;
-		} else if (total.value() > lost_seen) {
-			std::uint64_t lost = total.value() - lost_seen;
-			lost_seen = total.value();
-			log("lost " + std::to_string(lost) +
-			    " kernel decision events: the ring buffer was full (" + std::to_string(lost_seen) +
-			    " lost in total)");
-			if (record)
-				batch.push_back(grantd::audit::EventsLost{lost, lost_seen});
+		auto now = std::chrono::steady_clock::now();
+		if (final || events->may_have_lost_since(consumed_at_check) || now - checked_at >= std::chrono::seconds(1)) {
+			if (auto total = lost_total(); !total) {
+				if (!lost_read_failed)
+					log("Failed to read the kernel's lost-event counters (not logged again): " +
+					    total.error().message);
+				lost_read_failed = true;
+			} else {
+				consumed_at_check = events->consumed_bytes();
+				checked_at = now;
+				if (total.value() > lost_seen) {
+					std::uint64_t lost = total.value() - lost_seen;
+					lost_seen = total.value();
+					log("lost " + std::to_string(lost) + " kernel decision events: the ring buffer was full (" +
+					    std::to_string(lost_seen) + " lost in total)");
+					if (record)
+						batch.push_back(grantd::audit::EventsLost{lost, lost_seen});
+				}
+			}
 		}
 		if (batch.empty())
 			return;
@@ -834,13 +847,13 @@ int run(Options& o)
 		batch.clear();
 	};
 	struct Drain {
-		std::function<void()> fn;
+		std::function<void(bool)> fn;
 	} drainer{drain};
 	sd_event_source* raw_src = nullptr;
 	if (int r = sd_event_add_io(
 		    event.get(), &raw_src, events->fd(), EPOLLIN,
 		    [](sd_event_source*, int, std::uint32_t, void* ud) {
-			    static_cast<Drain*>(ud)->fn();
+			    static_cast<Drain*>(ud)->fn(false);
 			    return 0;
 		    },
 		    &drainer);
@@ -887,7 +900,7 @@ int run(Options& o)
 		return 1;
 	}
 	sd_notify(0, "STOPPING=1");
-	drain();
+	drain(true);
 	write_dirty_head(nullptr, &head_writer);
 	if (loop.bus_lost)
 		return 1;
