@@ -236,6 +236,16 @@ What has been done, and what each step measured at the time (one-off runs, dated
   records, 16 system calls before, 9 after (`strace`, host micro-benchmark). First run after:
   p50 3.8 × Ping's p50 on 6.1 and 4.2 × on 6.12, unchanged: under emulation the system calls
   are not where a grant's time goes (below).
+- 2026-11-27: the kernel's lost-event counters (every hook's, per CPU, one copy) are read after
+  a drain of the event ring only when the ring may have been full since they last were (a
+  ring's worth less one record read since; `EventReader::may_have_lost_since`), at least once
+  a second while events come, and at stop; they were read after every drain, so the agent's
+  denied open before each request paid for them. Measured in instruction time (below), one
+  6.12 boot, the old and new grantd alternating, 200 samples each: grant to first permitted
+  open mean 500,280 and 502,040 instruction-ns before, 445,773 and 417,356 after; p99 669,464
+  and 672,378 before, 656,492 and 658,101 after; Ping on the channel p50 88,879 and 88,761
+  before, 88,815 and 88,671 after. The p50 (557,377 and 559,059 before, 524,735
+  and 279,712 after) falls between the two modes described below and says little.
 
 Where the rest goes, from one-off profiles of 6.12 latency runs on 2026-11-27 (scripts not in the
 tree):
@@ -271,6 +281,16 @@ tree):
   60 to 270 bytes, for the provenance chain and the state journal's checksum. Under emulation it
   is a small part: `openssl speed` in the 6.12 VM hashed 256-byte blocks at 10 to 18 MB/s, 14 to
   25 µs a digest, about 0.1 ms of the request's 1 to 1.5 ms.
+- **In instruction time** (2026-11-27, the bench in `tests/vm/run --icount`, one vCPU, 200
+  samples; not the method of the table above, whose figures are real time): a `Peer.Ping` on
+  the channel costs 88,562 instruction-ns at p50, a grant to its first permitted open 553,668
+  (6.3 ×); with the agent waiting 30 ms after its denied open (`--settle-ms=30`, 100 samples),
+  228,376 against a Ping's 73,771 (3.1 ×). The samples fall in two modes: grantd handles the
+  denied open's event (its log line, provenance record, signals, journald copy and head file)
+  before the request or after the reply, depending on when each is read, and handling that
+  event costs more instructions than the request itself. Without emulation's penalties a
+  grant is still several Pings of work: the ratio target is missed by the work, not only by
+  the emulator.
 - **Not in the figures**: most of grantd's samples (53 %) were the administrator's `Revoke`
   between samples, 38 % of them in the two `getgrnam_r` calls every system-bus call makes for the
   admin and audit groups (nss-systemd searching its drop-in directories on the VM's 9p root); a
@@ -278,7 +298,8 @@ tree):
 
 What would narrow the gap further without giving the promise up: less code and memory on the
 request's path (fewer allocations, strings and protobuf messages built per request), which is
-what emulation charges for; one synchronous write per request instead of two (the grant's
+what emulation charges for; less work handling the denial a request usually follows (in
+instruction time that event costs more than the request, above); one synchronous write per request instead of two (the grant's
 records and the state change in one file, or group commit across concurrent requests), though
 the syncs are cheap on the guest's tmpfs. Neither is large on its own: the handler's work is
 spread over a dozen parts, each a tenth or less of it. On the host a grant's work before any
