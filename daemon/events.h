@@ -39,8 +39,9 @@ public:
 
 	// Whether the kernel may have failed to put an event in the ring since
 	// the reader had taken `consumed_then` bytes off it (consumed_bytes()
-	// at that time). A reservation fails only when the ring holds more than
-	// its size less one record unread, and grantd's programs submit every
+	// at that time). A reservation fails only when the ring holds at least
+	// its size less one record unread (on 6.1 and 6.12: a full ring is the
+	// only failure in task context), and grantd's programs submit every
 	// record they reserve: every byte then unread is read afterwards. So
 	// until that much has been read since, nothing can have been lost, and
 	// the per-CPU counters that say how much was lost need not be read.

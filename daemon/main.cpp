@@ -813,15 +813,16 @@ int run(Options& o)
 	bool lost_read_failed = false;
 	// The counters are read (one copy of every hook's per-CPU counters)
 	// only when the ring may have been full since they were last read
-	// (EventReader::may_have_lost_since), and at least once a second while
-	// events come, in case a kernel fails a reservation for another reason.
+	// (EventReader::may_have_lost_since), at least once a second while
+	// events come (newer kernels' ring locks can fail a reservation on a
+	// ring that is not full), and when grantd stops.
 	std::uint64_t consumed_at_check = events->consumed_bytes();
 	auto checked_at = std::chrono::steady_clock::now();
-	auto drain = [&](bool final) {
+	auto drain = [&](bool stopping) {
 		if (auto consumed = events->consume(); !consumed)
 			log("Failed to read events: " + consumed.error().message);
 		auto now = std::chrono::steady_clock::now();
-		if (final || events->may_have_lost_since(consumed_at_check) || now - checked_at >= std::chrono::seconds(1)) {
+		if (stopping || events->may_have_lost_since(consumed_at_check) || now - checked_at >= std::chrono::seconds(1)) {
 			if (auto total = lost_total(); !total) {
 				if (!lost_read_failed)
 					log("Failed to read the kernel's lost-event counters (not logged again): " +
