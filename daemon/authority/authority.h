@@ -293,6 +293,9 @@ public:
 	std::vector<SessionInfo> sessions() const;
 	std::optional<SessionInfo> session(SessionId id) const;
 	std::vector<GrantInfo> grants() const;
+	// The earliest deadline of a live grant (CLOCK_BOOTTIME ns), without
+	// copying the grants; GRANTD_NO_DEADLINE if none has one.
+	std::uint64_t next_deadline() const;
 	std::vector<GrantInfo> grants_of(SessionId session) const;
 	std::vector<PendingRequest> pending() const;
 	std::optional<SessionId> session_of_cgroup(std::uint64_t cgroup_id) const;

@@ -554,6 +554,7 @@ struct Service::Impl {
 	void on_change(const authority::Change& c)
 	{
 		using Kind = authority::Change::Kind;
+		sweep_stale = true;
 		switch (c.kind) {
 		case Kind::session_opened: {
 			auto info = auth.session(c.session);
@@ -861,12 +862,15 @@ struct Service::Impl {
 
 	// ---- sweep timer ----
 
+	// The sweep timer is set again after a dispatch that changed
+	// something (on_change, on_sweep), not after every dispatch: finding the
+	// next deadline visits every grant, and a Ping or a query changes none.
+	bool sweep_stale = true;
+
 	void arm_sweep()
 	{
-		std::uint64_t next = GRANTD_NO_DEADLINE;
-		for (const auto& g : auth.grants())
-			if (g.deadline_boot_ns && g.deadline_boot_ns < next)
-				next = g.deadline_boot_ns;
+		sweep_stale = false;
+		std::uint64_t next = auth.next_deadline();
 		if (next == GRANTD_NO_DEADLINE) {
 			sd_event_source_set_enabled(sweep_timer.get(), SD_EVENT_OFF);
 			return;
@@ -879,6 +883,7 @@ struct Service::Impl {
 	static int on_sweep(sd_event_source*, std::uint64_t, void* ud)
 	{
 		auto* self = static_cast<Impl*>(ud);
+		self->sweep_stale = true;
 		if (auto swept = self->auth.sweep(clock_ns(CLOCK_BOOTTIME)); !swept)
 			self->say("Failed to sweep expired grants: " + swept.error().message);
 		return 0;
@@ -889,7 +894,8 @@ struct Service::Impl {
 		auto* self = static_cast<Impl*>(ud);
 		self->flush_signals();
 		self->retired.clear();
-		self->arm_sweep();
+		if (self->sweep_stale)
+			self->arm_sweep();
 		return 0;
 	}
 

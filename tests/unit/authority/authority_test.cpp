@@ -382,6 +382,36 @@ TEST_F(AuthorityTest, IssueWritesTheDeadlineClampedToTheRule)
 	EXPECT_EQ(kinds(), (std::vector<std::string>{"session_opened", "grant", "request", "evaluation", "grant"}));
 }
 
+// The sweep timer is set from next_deadline(): the earliest deadline of the
+// live grants, past expiries and revocations, none once none has one.
+TEST_F(AuthorityTest, NextDeadlineIsTheEarliestOfTheLiveGrants)
+{
+	SessionId s = open();
+	auto earliest = [&] {
+		std::uint64_t next = GRANTD_NO_DEADLINE;
+		for (const auto& g : authority_->grants())
+			next = std::min(next, g.deadline_boot_ns);
+		return next;
+	};
+	std::uint64_t baseline = earliest(); // the baseline's: none, or the session's end (8 h)
+	EXPECT_GT(baseline, now_ + 600 * kSecond);
+	EXPECT_EQ(authority_->next_deadline(), baseline);
+	Decision a = ask(s, {Right::write}, ws_ + "/src", 1min);
+	Decision b = ask(s, {Right::write}, ws_ + "/src/parser", 10min);
+	std::filesystem::create_directories(ws_ + "/src/lexer");
+	Decision c = ask(s, {Right::write}, ws_ + "/src/lexer", 5min);
+	ASSERT_EQ(a.verdict, Verdict::issue);
+	ASSERT_EQ(b.verdict, Verdict::issue);
+	ASSERT_EQ(c.verdict, Verdict::issue);
+	EXPECT_EQ(authority_->next_deadline(), std::min(baseline, now_ + 60 * kSecond));
+	ASSERT_TRUE(authority_->sweep(now_ + 60 * kSecond));
+	EXPECT_EQ(authority_->next_deadline(), std::min(baseline, now_ + 300 * kSecond));
+	ASSERT_TRUE(authority_->revoke(c.grant_id, 0, "done"));
+	EXPECT_EQ(authority_->next_deadline(), std::min(baseline, now_ + 600 * kSecond));
+	ASSERT_TRUE(authority_->close_session(s, "done"));
+	EXPECT_EQ(authority_->next_deadline(), GRANTD_NO_DEADLINE);
+}
+
 TEST_F(AuthorityTest, OverlappingGrantsFoldAndRevocationRecomputes)
 {
 	SessionId s = open();
