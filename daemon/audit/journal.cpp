@@ -9,20 +9,44 @@
 #include <syslog.h>
 #include <systemd/sd-journal.h>
 
+#include <charconv>
+#include <string_view>
 #include <type_traits>
+#include <utility>
 
 namespace grantd::audit {
 
 namespace {
 
+// "NAME=value" entries written one after another into one buffer (a
+// record's copy is sent on every kernel denial and every request: one
+// allocation per entry would cost more than the rest of it).
 class Fields {
 public:
-	void add(const char* name, const std::string& value) { fields_.push_back(std::string(name) + "=" + value); }
-	void add(const char* name, std::uint64_t value) { add(name, std::to_string(value)); }
-	std::vector<std::string> take() { return std::move(fields_); }
+	Fields()
+	{
+		text_.reserve(1024);
+		spans_.reserve(24);
+	}
+	void add(std::string_view name, std::string_view value)
+	{
+		std::size_t start = text_.size();
+		text_.append(name).append(1, '=').append(value);
+		spans_.emplace_back(start, text_.size() - start);
+	}
+	void add(std::string_view name, std::uint64_t value)
+	{
+		char digits[24];
+		auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+		add(name, std::string_view(digits, static_cast<std::size_t>(end - digits)));
+	}
+	std::size_t size() const { return spans_.size(); }
+	// Valid until the next add().
+	std::string_view at(std::size_t i) const { return {text_.data() + spans_[i].first, spans_[i].second}; }
 
 private:
-	std::vector<std::string> fields_;
+	std::string text_;
+	std::vector<std::pair<std::size_t, std::size_t>> spans_;
 };
 
 // Names in MESSAGE are quoted and escaped: MESSAGE is read by people, and a
@@ -230,11 +254,16 @@ Entry describe(const KernelDecision& k, Fields& f)
 	f.add("GRANTD_NAME", k.name);
 	f.add("GRANTD_TIME_BOOT_NS", k.time_boot_ns);
 	bool allowed = k.verdict == GRANTD_VERDICT_ALLOW;
-	return {kMessageKernelDecision, allowed ? LOG_INFO : LOG_NOTICE,
-		std::string(verdict) + " " + hook_name(static_cast<std::uint16_t>(k.hook)) + " of " + quoted(k.name) +
-			" (" + rights_names(k.requested_rights) + ") by " + quoted(k.comm) + "[" +
-			std::to_string(k.pid) + "] in session " + std::to_string(k.session_id) +
-			(allowed ? "" : ": " + std::string(reason))};
+	// One string appended to (every kernel decision reported makes one).
+	std::string message;
+	message.reserve(160 + k.name.size());
+	message.append(verdict).append(" ").append(hook_name(static_cast<std::uint16_t>(k.hook))).append(" of ");
+	message.append(quoted(k.name)).append(" (").append(rights_names(k.requested_rights)).append(") by ");
+	message.append(quoted(k.comm)).append("[").append(std::to_string(k.pid)).append("] in session ");
+	message.append(std::to_string(k.session_id));
+	if (!allowed)
+		message.append(": ").append(reason);
+	return {kMessageKernelDecision, allowed ? LOG_INFO : LOG_NOTICE, std::move(message)};
 }
 
 Entry describe(const EventsLost& l, Fields& f)
@@ -251,13 +280,17 @@ Entry describe(const UnknownBody&, Fields&)
 	return {nullptr, LOG_INFO, "Provenance record of a kind this grantd does not know"};
 }
 
-} // namespace
-
-std::vector<std::string> journal_fields(const Record& record)
-{
+// The record's entry: its header fields (MESSAGE_ID, MESSAGE, PRIORITY, the
+// record's kind, seq and SHA-256), then its body's.
+struct JournalEntry {
+	Fields header;
 	Fields body;
-	Entry entry = std::visit([&](const auto& b) { return describe(b, body); }, record.body);
-	Fields f;
+};
+
+void build(const Record& record, JournalEntry& out)
+{
+	Entry entry = std::visit([&](const auto& b) { return describe(b, out.body); }, record.body);
+	Fields& f = out.header;
 	if (entry.message_id)
 		f.add("MESSAGE_ID", entry.message_id);
 	f.add("MESSAGE", entry.message);
@@ -265,18 +298,32 @@ std::vector<std::string> journal_fields(const Record& record)
 	f.add("GRANTD_KIND", kind_name(record.body));
 	f.add("GRANTD_SEQ", record.seq);
 	f.add("GRANTD_RECORD_SHA256", hex(record.sha256));
-	std::vector<std::string> fields = f.take();
-	for (auto& field : body.take())
-		fields.push_back(std::move(field));
+}
+
+} // namespace
+
+std::vector<std::string> journal_fields(const Record& record)
+{
+	JournalEntry entry;
+	build(record, entry);
+	std::vector<std::string> fields;
+	for (const Fields* f : {&entry.header, &entry.body})
+		for (std::size_t i = 0; i < f->size(); i++)
+			fields.emplace_back(f->at(i));
 	return fields;
 }
 
 Result<void> send_to_journal(const Record& record)
 {
-	std::vector<std::string> fields = journal_fields(record);
+	JournalEntry entry;
+	build(record, entry);
 	std::vector<iovec> iov;
-	for (auto& field : fields)
-		iov.push_back({field.data(), field.size()});
+	iov.reserve(entry.header.size() + entry.body.size());
+	for (const Fields* f : {&entry.header, &entry.body})
+		for (std::size_t i = 0; i < f->size(); i++) {
+			std::string_view field = f->at(i);
+			iov.push_back({const_cast<char*>(field.data()), field.size()});
+		}
 	if (int r = sd_journal_sendv(iov.data(), static_cast<int>(iov.size())); r < 0)
 		return Error::from_errno("send provenance record " + std::to_string(record.seq) + " to the journal",
 					 -r);

@@ -214,7 +214,9 @@ std::string json_text(std::string_view text)
 			out += (i ? "," : "") + std::to_string(static_cast<unsigned char>(text[i]));
 		return out + "]";
 	}
-	std::string out = "\"";
+	std::string out;
+	out.reserve(text.size() + 2);
+	out += '"';
 	for (std::size_t i = 0; i < text.size(); i++) {
 		unsigned char c = static_cast<unsigned char>(text[i]);
 		switch (c) {
@@ -249,7 +251,8 @@ std::string json_text(std::string_view text)
 		}
 		out += static_cast<char>(c);
 	}
-	return out + "\"";
+	out += '"';
+	return out;
 }
 
 std::string to_json(const Record& record)

@@ -45,11 +45,10 @@ const char* kind_name(const Body& body)
 std::string hex(const std::uint8_t* data, std::size_t size)
 {
 	static const char digits[] = "0123456789abcdef";
-	std::string out;
-	out.reserve(2 * size);
+	std::string out(2 * size, '0');
 	for (std::size_t i = 0; i < size; i++) {
-		out += digits[data[i] >> 4];
-		out += digits[data[i] & 0xf];
+		out[2 * i] = digits[data[i] >> 4];
+		out[2 * i + 1] = digits[data[i] & 0xf];
 	}
 	return out;
 }
