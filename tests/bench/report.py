@@ -246,6 +246,23 @@ What has been done, and what each step measured at the time (one-off runs, dated
   and 672,378 before, 656,492 and 658,101 after; Ping on the channel p50 88,879 and 88,761
   before, 88,815 and 88,671 after. The p50 (557,377 and 559,059 before, 524,735
   and 279,712 after) falls between the two modes described below and says little.
+- 2026-11-27: journald's copy of a record is written into one buffer and sent from it, not
+  built as one string per field (a kernel decision's copy: about 22,800 instructions before,
+  10,300 after, callgrind on the host); the provenance head file is written with `open`,
+  `write` and `rename`, not an `ofstream` (about 4,000 fewer instructions a write); the sweep
+  timer is set again only after a dispatch that changed something (every dispatch, a Ping's
+  included, copied every grant to find the next deadline). Measured in instruction time, one
+  6.12 boot, the old and new grantd alternating, 200 samples each: the samples with the
+  denial's handling inside the window (the upper mode, read at p90) 624,986 and 629,156
+  instruction-ns before, 593,724 and 590,677 after (−5 %); p99 646,356 and 658,182 before,
+  615,721 and 609,192 after; Ping on the channel p50 86,578 and 86,669 before, 86,105 and
+  85,680 after. With the agent waiting 30 ms after its denied open (100 samples each), no
+  change: p50 228,116 and 228,113 before, 228,519 and 228,884 after. The share of samples in
+  each mode moved between runs (the p50 of the new grantd fell in the upper mode), so the
+  means say nothing here. First real-time run after (the table above): p99 4.0 × Ping's p99
+  on 6.1 and 3.9 × on 6.12, against 2.6 × and 4.2 × in the run before; p50 4.2 × on both.
+  A real-time p99 moves with the host's load, the Ping's most (on 6.1 its p99 was 7.0 ms in
+  the run before, 2.8 ms in this one), and the ratio with it.
 
 Where the rest goes, from one-off profiles of 6.12 latency runs on 2026-11-27 (scripts not in the
 tree):
@@ -291,6 +308,16 @@ tree):
   event costs more instructions than the request itself. Without emulation's penalties a
   grant is still several Pings of work: the ratio target is missed by the work, not only by
   the emulator.
+- **What handling the denial costs, part by part** (2026-11-27, one `--icount` 6.12 boot, a
+  grantd built with switches that each leave one part out, not in the tree; 200 samples each,
+  the upper mode read at p90, before the journald and head-file changes above): 641,862
+  instruction-ns with every part; without journald's copies (of every record; which of them
+  fall inside a sample depends on the order described above) 516,948 (−125,000), without the
+  `AccessDenied` signals (built and sent by grantd, routed by `dbus-daemon`, read by the
+  agent's connection) 562,416 (−80,000), without the denial's provenance record 580,020
+  (−62,000), without the head file 603,372 (−39,000), without the log line 634,165 (−8,000).
+  All but the log line are what grantd promises an auditor; what can be done is to make them
+  cheaper, as the journald copies and the head file now are.
 - **Not in the figures**: most of grantd's samples (53 %) were the administrator's `Revoke`
   between samples, 38 % of them in the two `getgrnam_r` calls every system-bus call makes for the
   admin and audit groups (nss-systemd searching its drop-in directories on the VM's 9p root); a
@@ -306,6 +333,14 @@ spread over a dozen parts, each a tenth or less of it. On the host a grant's wor
 message is sent is about one Ping (above), so a grant there would come to about two round
 trips, the target's line, with nothing synced; with its records synced to a disk, the disk's
 flush is most of the reply's time.
+
+Tried and not kept: sending the signals, journald's copies and the head file only once no
+method call or kernel event is waiting (an idle-priority event source), so that a request
+that arrives while the denial before it is being handled is answered first. In instruction
+time it changed nothing (one boot, 200 samples each way: p90 628,817 and 631,428 before,
+637,600 and 646,053 after): on one vCPU the work still runs before the agent gets the CPU
+back, and the two-vCPU runs above are one host thread too. Only a host with a core free for
+the agent could show a gain, and none can be measured here, so grantd does not carry it.
 """
 
 
