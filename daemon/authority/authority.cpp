@@ -1419,11 +1419,7 @@ std::vector<GrantInfo> Authority::grants() const
 
 std::uint64_t Authority::next_deadline() const
 {
-	std::uint64_t next = GRANTD_NO_DEADLINE;
-	for (const auto& [id, g] : grants_)
-		if (g.info.deadline_boot_ns && g.info.deadline_boot_ns < next)
-			next = g.info.deadline_boot_ns;
-	return next;
+	return grants_.next_deadline();
 }
 
 std::vector<GrantInfo> Authority::grants_of(SessionId session) const

@@ -293,8 +293,8 @@ public:
 	std::vector<SessionInfo> sessions() const;
 	std::optional<SessionInfo> session(SessionId id) const;
 	std::vector<GrantInfo> grants() const;
-	// The earliest deadline of a live grant (CLOCK_BOOTTIME ns), without
-	// copying the grants; GRANTD_NO_DEADLINE if none has one.
+	// The earliest deadline of a live grant (CLOCK_BOOTTIME ns), kept in
+	// order as grants come and go; GRANTD_NO_DEADLINE if none has one.
 	std::uint64_t next_deadline() const;
 	std::vector<GrantInfo> grants_of(SessionId session) const;
 	std::vector<PendingRequest> pending() const;
@@ -312,6 +312,75 @@ private:
 		std::vector<NetKey> nets;
 		// Per resource of info.resources: the object it resolved to (files).
 		std::vector<ObjectId> objects;
+	};
+
+	// The live grants, and their deadlines in order beside them, so that
+	// the earliest is the first of a set (next_deadline(), after every
+	// change) rather than a visit of every grant. A grant's deadline is
+	// set before it enters the table and never changes in it; the rest of
+	// a GrantState may change in place.
+	class GrantTable {
+	public:
+		using Map = std::map<GrantId, GrantState>;
+		using iterator = Map::iterator;
+		using const_iterator = Map::const_iterator;
+		using node_type = Map::node_type;
+
+		iterator begin() { return map_.begin(); }
+		iterator end() { return map_.end(); }
+		const_iterator begin() const { return map_.begin(); }
+		const_iterator end() const { return map_.end(); }
+		iterator find(GrantId id) { return map_.find(id); }
+		const_iterator find(GrantId id) const { return map_.find(id); }
+		const_iterator lower_bound(GrantId id) const { return map_.lower_bound(id); }
+		bool contains(GrantId id) const { return map_.contains(id); }
+		std::size_t size() const { return map_.size(); }
+		bool empty() const { return map_.empty(); }
+		GrantState& at(GrantId id) { return map_.at(id); }
+		const GrantState& at(GrantId id) const { return map_.at(id); }
+
+		std::pair<iterator, bool> emplace(GrantId id, GrantState&& grant)
+		{
+			auto placed = map_.emplace(id, std::move(grant));
+			if (placed.second && expires(placed.first->second))
+				deadlines_.emplace(placed.first->second.info.deadline_boot_ns, id);
+			return placed;
+		}
+		iterator erase(iterator it)
+		{
+			deadlines_.erase({it->second.info.deadline_boot_ns, it->first});
+			return map_.erase(it);
+		}
+		std::size_t erase(GrantId id)
+		{
+			auto it = map_.find(id);
+			if (it == map_.end())
+				return 0;
+			erase(it);
+			return 1;
+		}
+		node_type extract(GrantId id)
+		{
+			auto it = map_.find(id);
+			if (it == map_.end())
+				return {};
+			deadlines_.erase({it->second.info.deadline_boot_ns, id});
+			return map_.extract(it);
+		}
+		// The earliest deadline of a grant in the table; GRANTD_NO_DEADLINE
+		// if none has one.
+		std::uint64_t next_deadline() const
+		{
+			return deadlines_.empty() ? GRANTD_NO_DEADLINE : deadlines_.begin()->first;
+		}
+
+	private:
+		static bool expires(const GrantState& g)
+		{
+			return g.info.deadline_boot_ns && g.info.deadline_boot_ns != GRANTD_NO_DEADLINE;
+		}
+		Map map_;
+		std::set<std::pair<std::uint64_t, GrantId>> deadlines_;
 	};
 
 	Result<std::vector<Target>> resolve(SessionId session, const std::vector<policy::Resource>& resources) const;
@@ -370,7 +439,7 @@ private:
 		policy::Envelope envelope;
 	};
 	std::map<SessionId, CachedEnvelope> envelopes_;
-	std::map<GrantId, GrantState> grants_;
+	GrantTable grants_;
 	// Tracked: the state store compares only the entries changed since the
 	// last save, not every pending request and kept outcome per save.
 	TrackedMap<RequestId, PendingRequest> pending_;

@@ -863,8 +863,8 @@ struct Service::Impl {
 	// ---- sweep timer ----
 
 	// The sweep timer is set again after a dispatch that changed
-	// something (on_change, on_sweep), not after every dispatch: finding the
-	// next deadline visits every grant, and a Ping or a query changes none.
+	// something (on_change, on_sweep), from the earliest deadline the
+	// authority keeps in order; a Ping or a query leaves it as it is.
 	bool sweep_stale = true;
 
 	void arm_sweep()

@@ -1333,6 +1333,13 @@ TEST_F(AuthorityTest, StateReadBackIsTheAuthorityAfterEveryChange)
 		for (std::size_t i = 0; i < grants.size(); i++)
 			EXPECT_TRUE(st.value()->grants[i].info == grants[i]) << step << ": grant " << grants[i].id;
 		expect_pending_in(*st.value(), step);
+		// The sweep timer's deadline, kept in order beside the grants,
+		// is the earliest of theirs.
+		std::uint64_t earliest = GRANTD_NO_DEADLINE;
+		for (const auto& g : grants)
+			if (g.deadline_boot_ns)
+				earliest = std::min(earliest, g.deadline_boot_ns);
+		EXPECT_EQ(authority_->next_deadline(), earliest) << step;
 	};
 	SessionId a = open();
 	expect_files_match("opened a");
