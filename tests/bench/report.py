@@ -253,8 +253,9 @@ What has been done, and what each step measured at the time (one-off runs, dated
   timer is set again only after a dispatch that changed something (every dispatch, a Ping's
   included, copied every grant to find the next deadline: 116 ms at 10,000 sessions, 101,010
   grants, on the host), from deadlines the authority keeps in order beside the grants (0.001
-  ms there; the host scale tables below). Measured in instruction time, one
-  6.12 boot, the old and new grantd alternating, 200 samples each: the samples with the
+  ms there; the host scale tables below). The journald and head-file changes measured in
+  instruction time (the sweep timer's first change was in both grantds), one 6.12 boot, the
+  old and new grantd alternating, 200 samples each: the samples with the
   denial's handling inside the window (the upper mode, read at p90) 624,986 and 629,156
   instruction-ns before, 593,724 and 590,677 after (−5 %); p99 646,356 and 658,182 before,
   615,721 and 609,192 after; Ping on the channel p50 86,578 and 86,669 before, 86,105 and
