@@ -554,7 +554,6 @@ struct Service::Impl {
 	void on_change(const authority::Change& c)
 	{
 		using Kind = authority::Change::Kind;
-		sweep_stale = true;
 		switch (c.kind) {
 		case Kind::session_opened: {
 			auto info = auth.session(c.session);
@@ -862,14 +861,11 @@ struct Service::Impl {
 
 	// ---- sweep timer ----
 
-	// The sweep timer is set again after a dispatch that changed
-	// something (on_change, on_sweep), from the earliest deadline the
-	// authority keeps in order; a Ping or a query leaves it as it is.
-	bool sweep_stale = true;
-
+	// Set again after every dispatch, from the earliest deadline the
+	// authority keeps in order (the first of a set, not a visit of the
+	// grants).
 	void arm_sweep()
 	{
-		sweep_stale = false;
 		std::uint64_t next = auth.next_deadline();
 		if (next == GRANTD_NO_DEADLINE) {
 			sd_event_source_set_enabled(sweep_timer.get(), SD_EVENT_OFF);
@@ -883,7 +879,6 @@ struct Service::Impl {
 	static int on_sweep(sd_event_source*, std::uint64_t, void* ud)
 	{
 		auto* self = static_cast<Impl*>(ud);
-		self->sweep_stale = true;
 		if (auto swept = self->auth.sweep(clock_ns(CLOCK_BOOTTIME)); !swept)
 			self->say("Failed to sweep expired grants: " + swept.error().message);
 		return 0;
@@ -894,8 +889,7 @@ struct Service::Impl {
 		auto* self = static_cast<Impl*>(ud);
 		self->flush_signals();
 		self->retired.clear();
-		if (self->sweep_stale)
-			self->arm_sweep();
+		self->arm_sweep();
 		return 0;
 	}
 

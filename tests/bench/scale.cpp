@@ -513,7 +513,7 @@ int run(const Options& o)
 	const Memory with_grants = memory();
 
 	// The daemon's sweep timer is set from the earliest deadline of the
-	// live grants, after a dispatch that changed something. It was found
+	// live grants, after every dispatch. It was found
 	// by copying every grant (Authority::grants(), after every dispatch);
 	// next_deadline() reads the first of the deadlines the authority keeps
 	// in order. Both here, at this scale, and they must agree.

@@ -306,6 +306,16 @@ protected:
 			return std::nullopt;
 		return it->second;
 	}
+	// The earliest deadline among grants(), worked out from them: what
+	// next_deadline(), which keeps the deadlines in order, must say.
+	std::uint64_t earliest_deadline() const
+	{
+		std::uint64_t next = GRANTD_NO_DEADLINE;
+		for (const auto& g : authority_->grants())
+			if (g.deadline_boot_ns)
+				next = std::min(next, g.deadline_boot_ns);
+		return next;
+	}
 	std::vector<std::string> kinds()
 	{
 		std::vector<std::string> out;
@@ -387,13 +397,7 @@ TEST_F(AuthorityTest, IssueWritesTheDeadlineClampedToTheRule)
 TEST_F(AuthorityTest, NextDeadlineIsTheEarliestOfTheLiveGrants)
 {
 	SessionId s = open();
-	auto earliest = [&] {
-		std::uint64_t next = GRANTD_NO_DEADLINE;
-		for (const auto& g : authority_->grants())
-			next = std::min(next, g.deadline_boot_ns);
-		return next;
-	};
-	std::uint64_t baseline = earliest(); // the baseline's: none, or the session's end (8 h)
+	std::uint64_t baseline = earliest_deadline(); // the baseline's: none, or the session's end (8 h)
 	EXPECT_GT(baseline, now_ + 600 * kSecond);
 	EXPECT_EQ(authority_->next_deadline(), baseline);
 	Decision a = ask(s, {Right::write}, ws_ + "/src", 1min);
@@ -1335,11 +1339,7 @@ TEST_F(AuthorityTest, StateReadBackIsTheAuthorityAfterEveryChange)
 		expect_pending_in(*st.value(), step);
 		// The sweep timer's deadline, kept in order beside the grants,
 		// is the earliest of theirs.
-		std::uint64_t earliest = GRANTD_NO_DEADLINE;
-		for (const auto& g : grants)
-			if (g.deadline_boot_ns)
-				earliest = std::min(earliest, g.deadline_boot_ns);
-		EXPECT_EQ(authority_->next_deadline(), earliest) << step;
+		EXPECT_EQ(authority_->next_deadline(), earliest_deadline()) << step;
 	};
 	SessionId a = open();
 	expect_files_match("opened a");
