@@ -48,7 +48,6 @@ static __always_inline __u32 rights_of_mode(unsigned int f_mode, unsigned int f_
  * user path is on a stacking filesystem (s_stack_depth > 0).
  */
 #define FMODE_BACKING_6_12 (1u << 24)
-extern int LINUX_KERNEL_VERSION __kconfig;
 
 struct backing_file___grantd {
 	struct file file;

@@ -1189,7 +1189,8 @@ not part of `tests/run-all`; ctest only runs the micro-benchmarks briefly
 MISSES = """## Where the targets are missed, and what would close them
 
 **The walk.** A governed check climbs from the object through its parents
-(`bpf/walk.bpf.h`), one `bpf_loop` callback per two directory levels. Within the
+(`bpf/walk.bpf.h`), one `bpf_loop` callback per four directory levels on 6.1
+and per two on 6.12 (below). Within the
 mount the hook's path starts on, a level loads the dentry's inode number
 and parent directly through BTF pointers (guarded loads of a few
 instructions each) and looks at `file_hints`, a counting filter indexed by
@@ -1200,9 +1201,24 @@ because before 6.2 a `struct mount` cannot be reached from a `vfsmount`
 through BTF pointers; the benchmark's paths stay within one mount. In this
 run a level costs, in instruction-ns, {level_grantd} (the "per directory
 level" lines above), against Landlock's {level_landlock}. Earlier designs, measured on
-6.1 and 6.12 before 2026-11-26's change to two levels per callback: one
-level per callback, 84 and 88; two probe reads a level, about 290; six
-probe reads and a hash lookup, about 714.
+6.1 and 6.12: two levels per callback (2026-11-26 to 2026-11-27), 70 and
+74; one level per callback, 84 and 88; two probe reads a level, about 290;
+six probe reads and a hash lookup, about 714.
+Four levels per callback, on both kernels, took a governed open on 6.1
+about 100 instruction-ns less at depth 10 and 250 less at depth 29 than two
+(one 6.1 boot, each grantd attached in turn twice, 30,000 opens each:
+18,447 and 18,462 against 18,349 and 18,352 at depth 10; 28,619 and 28,622
+against 28,374 and 28,374 at depth 29; depth 0 unchanged), and cost 6.1's
+verifier little (`file_receive` 30,293 instructions verified, was 23,445;
+60,829 with the lazy reads below).
+6.12's verifier checks a `bpf_loop` callback as a loop, until its states
+converge: there four levels took `file_receive` from 303,411 to 559,615
+instructions, grantd's start from 25 to 44 s of instruction time (so much
+that the VM suites' restart tests no longer saw it ready within their 120 s
+under TCG), and eight levels exceeded the limit of a million. So the
+level count is chosen by the kernel's version, a constant to the verifier
+(only the chosen callback is verified): four on the 6.1 series, where it
+was measured, two on later kernels (`fast_levels_four()`).
 At 10,000 sessions of 100 rules (a million rules for 262,144 filter slots,
 each rule on its own inode) the filter is mostly set and the levels are
 looked up again: that is the at-scale rows' extra cost. A larger filter
@@ -1217,7 +1233,17 @@ levels is a few pointer loads and a search of the rule's layers.
 `bpf_get_current_cgroup_id`; `bpf_ktime_get_boot_ns`; the walk's two
 levels (the file, then the ruled directory, whose rule is a hash lookup
 with a 24-byte key; a check of one right reads that right's deadline, not
-all eight); the `bpf_loop` set-up; and the per-CPU counter. The session is
+all eight); the `bpf_loop` set-up; and the per-CPU counter. Profiled on
+6.1 (`perf record -e cpu-clock` at 20 kHz in an `--icount` boot, so samples
+count instructions; a governed open/close loop at depth 0 against the same
+loop ungoverned, per open, in instruction-ns; 2026-11-27): the governed part
+of the `file_open` program 236, the walk's callback (both levels) 198, and
+the kernel functions it calls: `jhash` 123, `memcmp` 42,
+`lookup_nulls_elem_raw` 35 and `__htab_map_lookup_elem` 26 (the rule's hash
+lookup: 226 together, 6.1's hash map hashes a 24-byte key a byte at a time
+past its first 12), `bpf_get_current_cgroup_id` 26, the clock 25 and the
+counter's per-CPU lookup 11; 744 in all (that loop's governed time less its
+ungoverned time). The session is
 not looked up: file rules are keyed by the session's cgroup id, which the
 hook has without a lookup (the sessions map is read only for a denial, an
 event, and the net hooks); that and the one-right check took about 100
@@ -1240,14 +1266,21 @@ level's cost above, since a storage access is a helper call on 6.1 where
 the filter's array lookup is inlined. Its 0.57 × Landlock at depth 10 came
 from its fixed part, +652 over no programs at depth 0 with no settings,
 no counter and no per-right check, against grantd's governed depth-0
-figure above. On 6.1 the depth-10 target is short by what the Targets
-list shows over and the depth-0 one by more; the fixed part is in both.
-A level of the direct-load walk also carries the
-rule check's loads of the key and the clock before the filter's branch; a
-variant that reads them only past the filter cost 63 instruction-ns a level
-on 6.1 (0.615 × Landlock at depth 10; measured 2026-11-26), but it pushed 6.12's verifier past
-its one-million-instruction limit for `file_receive` (303,411 verified
-with the walk of that day), so it is not in.
+figure above. On 6.1 the depth-0 target is short by what the Targets
+list shows over: that is the fixed part, the same at every depth. Its
+largest piece is the rule's hash lookup (226 of the 744 in the profile
+above): a shorter key, or a rule store whose lookup the verifier inlines,
+is where to look next.
+On 6.1 a level of the four-level callback also reads the rule's key (the
+session's cgroup id) and the clock only past the filter's branch, where the
+two-level callback of later kernels reads them before it and keeps the
+walk's context on the stack around the filter's lookup; in the same kind of
+A/B on 6.1 (2026-11-27) that took the governed open from 18,357 and 18,351
+to 18,286 and 18,284 at depth 10, from 28,381 and 28,366 to 28,184 and
+28,171 at depth 29, and 10 less at depth 0. On 6.12 the same change had
+pushed the verifier past its one-million-instruction limit for
+`file_receive` (2026-11-26, 303,411 verified with the walk of that day), so
+6.12 keeps the eager loads.
 
 **Exec.** An execve decides once for its program: the exec open in
 `file_open` walks, and `bprm_check_security` and `mmap_file` of the
