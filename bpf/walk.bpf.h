@@ -127,7 +127,12 @@ static __always_inline bool check_rule(struct decision *d, __u64 cgroup_id, __u3
 	return false;
 }
 
-/* The filter, then the rule. */
+/*
+ * The filter, then the rule. It repeats hinted()'s lookup rather than call
+ * it: with the call, clang 14 lays out 6.12's two-level walk differently and
+ * that kernel's verifier then exceeds its million instructions on
+ * file_receive (measured 2026-11-27).
+ */
 static __always_inline bool check_object(struct decision *d, __u64 cgroup_id, __u32 dev,
 					 __u64 ino, __u64 now)
 {
@@ -158,8 +163,8 @@ static __always_inline bool unlinked(struct dentry *dentry)
  * caller's stack, and the loop carries no "what to do next" flag: 6.12's
  * verifier proved such a flag constant across iterations and removed the
  * check it guarded as dead code. Each step checks the current object, then
- * climbs one level. The direct-load walk (fast_walk_step) and the probe-read
- * walk (slow_walk_step) share this context.
+ * climbs one level. The direct-load walk (fast_walk_step2 and fast_walk_step4)
+ * and the probe-read walk (slow_walk_step) share this context.
  *
  * In the probe-read walk, probe reads are what a level costs (each is a
  * helper call, some 150 instructions), so a level makes two: one of the
@@ -417,10 +422,11 @@ static __always_inline void walk_in(struct slow_walk *w, __u64 cgroup_id, struct
 	w->now = bpf_ktime_get_boot_ns();
 	w->dev = dentry->d_sb->s_dev;
 	w->cgroup_id = cgroup_id;
-	/* Iterations, the one that stopped included; per objects each. */
-	long per = fast_levels_four() ? 4 : 2;
-	long levels = per * (fast_levels_four() ? bpf_loop(GRANTD_MAX_DEPTH / 4, fast_walk_step4, w, 0)
-						: bpf_loop(GRANTD_MAX_DEPTH / 2, fast_walk_step2, w, 0));
+	/* Iterations, the one that stopped included, of per levels each. */
+	bool four = fast_levels_four();
+	long per = four ? 4 : 2;
+	long levels = per * (four ? bpf_loop(GRANTD_MAX_DEPTH / 4, fast_walk_step4, w, 0)
+				  : bpf_loop(GRANTD_MAX_DEPTH / 2, fast_walk_step2, w, 0));
 
 	/* Less the levels after the one it stopped at (the count is unused if it did not stop). */
 	levels -= per - 1 - (w->end >> FAST_INDEX_SHIFT);
