@@ -24,8 +24,8 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <spawn.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -42,7 +42,6 @@
 #include <ctime>
 #include <functional>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace {
@@ -52,6 +51,9 @@ const std::string kTree = kBase + "/tree";     // the read rule sits here
 const std::string kUnrelated = kBase + "/unrelated";
 const std::string kBinDir = kBase + "/bin"; // the exec rule sits here
 const std::string kExecTarget = kBinDir + "/exec-target";
+// In every measuring child, the listener the connect loop connects to and
+// accepts from (fd 3 is the result pipe).
+constexpr int kListenerFd = 4;
 // The real workload: a small C project built with a copy of the host's
 // toolchain in our tmpfs, chrooted there, so that nothing is read over 9p
 // while it is measured (the guest clock would count the host's I/O waits).
@@ -131,28 +133,24 @@ double open_loop(const std::string& path, int n)
 	return static_cast<double>(now_ns() - start) / n;
 }
 
+// A chain of execve calls in this process (exec_target.c): n measured after
+// n / 10 of warm-up, without a fork, a wait or an exit between them, and with
+// address-space randomisation off (the personality is inherited across
+// exec), so that one iteration does the same work as the next. A spawn loop
+// varied between boots by more than the programs' cost: the spawning
+// process's fork, the child's exit and the wait, and a second process to
+// schedule, around each exec. Returns only if the first execve fails; the
+// chain's last program writes the result to fd 3 (in_child's pipe).
 double exec_loop(int n)
 {
-	char* argv[] = {const_cast<char*>(kExecTarget.c_str()), nullptr};
+	std::string left = std::to_string(n + std::max(1, n / 10)), total = std::to_string(n);
+	char* argv[] = {const_cast<char*>(kExecTarget.c_str()), left.data(), total.data(), const_cast<char*>("0"),
+			nullptr};
 	char* envp[] = {nullptr};
-	auto once = [&]() -> int {
-		pid_t pid = 0;
-		if (int rc = ::posix_spawn(&pid, kExecTarget.c_str(), nullptr, nullptr, argv, envp); rc)
-			return -rc;
-		int status = 0;
-		::waitpid(pid, &status, 0);
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			return -EACCES; // posix_spawn reports exec failures as exit 127
-		return 0;
-	};
-	for (int i = 0; i < std::max(1, n / 10); i++)
-		if (int rc = once(); rc)
-			return rc;
-	std::uint64_t start = now_ns();
-	for (int i = 0; i < n; i++)
-		if (int rc = once(); rc)
-			return rc;
-	return static_cast<double>(now_ns() - start) / n;
+	if (::personality(ADDR_NO_RANDOMIZE) == -1 || ::fcntl(3, F_SETFD, 0))
+		return -errno;
+	::execve(kExecTarget.c_str(), argv, envp);
+	return -errno;
 }
 
 double connect_loop(int n)
@@ -169,7 +167,14 @@ double connect_loop(int n)
 		linger l{1, 0};
 		::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 		int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) ? -errno : 0;
+		// The loopback handshake is complete when connect returns: accepting
+		// here, not in another thread, leaves the scheduler nothing to vary.
+		int c = rc ? -1 : ::accept4(kListenerFd, nullptr, nullptr, SOCK_CLOEXEC);
+		if (!rc && c < 0)
+			rc = -errno;
 		::close(fd);
+		if (c >= 0)
+			::close(c);
 		return rc;
 	};
 	for (int i = 0; i < n / 10; i++)
@@ -233,7 +238,10 @@ double build_loop(int n)
 	return best;
 }
 
-// Accepts and closes forever, in the (never governed) parent.
+// The loopback listener, made by the (never governed) parent before any
+// child; each measuring child accepts its own connections from it.
+int listener = -1;
+
 void start_listener()
 {
 	int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -245,13 +253,7 @@ void start_listener()
 	at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (::bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at) || ::listen(fd, 4096))
 		die(std::string("listener: ") + std::strerror(errno));
-	std::thread([fd] {
-		for (;;) {
-			int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
-			if (c >= 0)
-				::close(c);
-		}
-	}).detach();
+	listener = fd;
 }
 
 // --- one measurement: a child that prepares itself, then loops ---
@@ -266,12 +268,16 @@ double in_child(const Prepare& prepare, const std::function<double()>& loop)
 	std::fflush(nullptr);
 	pid_t pid = ::fork();
 	if (pid == 0) {
-		// Only stdio and the result pipe: every inherited fd (the floor's
-		// programs and links, grantd's maps) would otherwise be copied and
-		// closed again by each spawn in the exec loop, and counted.
-		int out = fds[1] == 3 ? 3 : ::dup3(fds[1], 3, O_CLOEXEC);
-		::close_range(4, ~0u, 0);
-		int err = out == 3 ? 0 : EBADF;
+		// Only stdio, the result pipe (3) and the listener (4): the other
+		// inherited fds (the floor's programs and links, grantd's maps)
+		// would otherwise be closed again by each exec in the exec loop,
+		// and counted.
+		int out = ::fcntl(fds[1], F_DUPFD_CLOEXEC, 10), lis = ::fcntl(listener, F_DUPFD_CLOEXEC, 10);
+		bool placed = out >= 0 && lis >= 0 && ::dup3(out, 3, O_CLOEXEC) == 3 &&
+			      ::dup3(lis, kListenerFd, O_CLOEXEC) == kListenerFd;
+		::close_range(kListenerFd + 1, ~0u, 0);
+		out = 3;
+		int err = placed ? 0 : EBADF;
 		if (!err && !grantd::move_to_cgroup(kRefCgroup, 0))
 			err = EIO;
 		if (!err && prepare)

@@ -702,8 +702,9 @@ def kernel_section(run):
                    f"Landlock {(l29 - l10) / 19:,.0f} ns.\n")
 
     out.append("### execve of a static binary, TCP connect + close on loopback\n")
-    out.append("Instruction-time ns per operation (posix_spawn + wait; socket + connect + close with an "
-               "accepting thread in the same VM). Connect is noisier than open: the baseline spread is shown.\n")
+    out.append("Instruction-time ns per operation (an execve of the static binary by itself, in a chain "
+               "within one process; socket + connect + accept + close, all in the measuring process). "
+               "The baseline spread is shown.\n")
     out.append("| loop | no programs | baseline spread | floor added | ungoverned added | ungoverned ÷ floor | "
                "rules | governed added | Landlock added | governed ÷ Landlock |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -1109,8 +1110,9 @@ uses: what any BPF LSM design pays for the trampolines) and **Landlock**
   reference is below it is shown as n/m. After each change of programs the
   guest idles for 3 s (free under `sleep=off`), so that deferred freeing of
   detached programs and maps does not land in the next measurement, and
-  each measuring child closes every inherited fd but stdio (the spawn loop
-  would otherwise copy and close them on every iteration). Every measuring
+  each measuring child closes every inherited fd but stdio, its result pipe
+  and the connect loop's listener (the exec loop
+  would otherwise close them on the first exec). Every measuring
   child starts in a cgroup outside grantd's root as deep as a session's
   (`/sys/fs/cgroup/grantd-bench/measure`; governed children then move to
   their session's `/sys/fs/cgroup/grantd/<session>`): a cgroup's depth costs
@@ -1124,9 +1126,16 @@ uses: what any BPF LSM design pays for the trampolines) and **Landlock**
 - **Loops** (`tests/bench/overhead.cpp`), each in a fresh child process:
   open(O_RDONLY) + close of a file on tmpfs at path depth 0, 10 and 29
   below the directory that holds the read rule (the method of Landlock's own
-  open benchmark); posix_spawn + wait of a static binary whose directory
-  holds the exec rule; socket + connect + close to a loopback listener
-  that holds the connect rule (Landlock's TCP rules need ABI 4, Linux 6.7+).
+  open benchmark); execve of a static binary whose directory holds the
+  exec rule, in a chain (`exec_target.c`: the program executes itself
+  again, so the loop has no fork, wait, exit or second process; address
+  randomisation off); socket + connect + accept + close to a loopback
+  listener that holds the connect rule, the measuring process accepting
+  its own connections, so that no other thread is scheduled in between
+  (Landlock's TCP rules need ABI 4, Linux 6.7+). Until 2026-11-27 the loops
+  were posix_spawn + wait and connect + close with an accepting thread in
+  the bench's parent; their rows varied between boots by more than the
+  programs' cost (below).
   The rules are the same for grantd and Landlock: read on the tree, exec on
   the binary's directory, connect to the port, read+exec on the toolchain
   copy below, change rights (read, write, create, delete) on the project in
@@ -1295,20 +1304,47 @@ nearly all of it that one walk (about 530 a governed `file_open` call,
 90 an ungoverned one). On 6.12 the target was met in a run of 2026-11-26
 (0.49 × Landlock); this run's verdicts are in the Targets lists above. On
 6.1 it cannot be met by any design built on BPF LSM programs: the floor alone (the empty
-programs' trampolines on the ten or so hook calls of a spawn) adds more than
+programs' trampolines on the hook calls of an execve) adds more than
 Landlock's whole exec check, which runs inside the kernel with no
-trampoline; grantd's governed part comes on top of that. The exec loop's
-figures move between phases of a boot by more than its baseline spread
-shows (6.12's floor measured +643 and +4,190 ns in two boots of the same
-programs and method), so a single exec row is weak evidence either way.
+trampoline; grantd's governed part comes on top of that.
 
-**Connect.** The connect loop (two threads and loopback TCP under one
-emulated CPU) varies between boots by more than its baseline spread shows:
-on 6.1 the same ungoverned programs measured between about +280 and
-+1,540 ns in six boots up to 2026-11-26, against a floor of +230 to +435 and a baseline
-spread of 60 to 300. The ungoverned `socket_create` and `socket_connect` programs
-make the same one helper call as `file_open`; the ratio shown for connect
-is within that variation, not a measure of the check.
+**The exec and connect loops, made repeatable (2026-11-27).** Until then
+the exec loop was posix_spawn + wait and the connect loop had its
+connections accepted by a thread in the bench's parent; their figures moved
+between boots by more than the programs cost (6.12's exec floor measured
++643 and +4,190 ns in two boots of the same programs and method; 6.1's
+ungoverned connect between about +280 and +1,540 ns in six boots, against a
+floor of +230 to +435 and a baseline spread of 60 to 300), so an exec or
+connect row was weak evidence either way. The exec loop is now a chain of
+execve calls in one process with address randomisation off, and the connect
+loop accepts its own connections (Loops, above). In two boots per kernel of
+that day: on 6.1 the no-program exec runs were within 80 ns of each other
+across both boots (488,473 to 488,592), the governed exec added +2,308 and
++2,284 ns (1000 rules) and Landlock +719 and +936, the governed connect
++2,072 and +2,049; the floor and the ungoverned programs still moved by
+about 200 ns between the boots (exec floor +1,169 and +1,375, connect
+floor +346 and +553; the ungoverned connect +772 and +576). 6.12's exec
+baseline still drifts upward within a boot (465,451 to 466,512 over one),
+so its exec rows stay within the spread; its governed connect added
++1,740 and +2,214, Landlock's +407 and +64. So the governed exec on 6.1 and
+the governed connect are misses measured, not noise: the exec by its one
+walk and the trampolines (above); the connect by what follows.
+
+**Connect.** A governed TCP connect is checked twice: `socket_create`
+(the family and type, after the governed test, the settings, the cgroup
+id, the session's lookup and the counter) and
+`socket_connect`, which reads the address with `bpf_probe_read_kernel`,
+looks the session up, and looks the endpoint up in `net_rules`, an LPM trie
+keyed by (prefix length, session, family, protocol, port, address): the
+exact port first, then "any port" if that found nothing live. A trie
+lookup walks nodes from the root, comparing the key's bits at each, so it
+costs more the more rules a session holds: in the boots above, 1000
+unrelated port rules added about 600 ns on 6.1 over none (+1,448 → +2,072
+and +1,457 → +2,049). Landlock (ABI 4+) keeps its port rules in a red-black
+tree per domain, searched by port alone. What would close it: an exact-match
+hash map in front of the trie for rules that name one address and one port
+(the common grant), leaving the trie to prefix rules, and the address read
+through a BTF pointer where the hook's argument allows.
 
 **Ungoverned.** The ungoverned path is one call of
 `bpf_current_task_under_cgroup` against the root cgroup in the
@@ -1322,7 +1358,9 @@ four. What is left over the floor is the helper call and those registers,
 the same at every depth. On 6.1 the ungoverned open sits at the 1.25 ×
 floor line: the same ungoverned path measured 1.17 to 1.31 × the floor at
 depth 10 in four boots up to 2026-11-26; in this run it is {ungoverned}
-× the floor at depth 0, 10 and 29. The figure moves with each attach and detach more than the
+× the floor at depth 0, 10 and 29 (in one boot of 2026-11-27 it measured
++544 ns at depth 29, 3.37 × the floor, next to 1.12 and 1.22 at depth 0
+and 10 in the same phase; 1.23 in the next boot). The figure moves with each attach and detach more than the
 no-program runs' spread shows: in a one-off probe (one 6.1 boot under
 `--icount`; an empty `file_open` program and one making only the governed
 test's helper call, each attached in turn three times at each depth) the
