@@ -1308,43 +1308,54 @@ programs' trampolines on the hook calls of an execve) adds more than
 Landlock's whole exec check, which runs inside the kernel with no
 trampoline; grantd's governed part comes on top of that.
 
-**The exec and connect loops, made repeatable (2026-11-27).** Until then
-the exec loop was posix_spawn + wait and the connect loop had its
-connections accepted by a thread in the bench's parent; their figures moved
-between boots by more than the programs cost (6.12's exec floor measured
-+643 and +4,190 ns in two boots of the same programs and method; 6.1's
-ungoverned connect between about +280 and +1,540 ns in six boots, against a
-floor of +230 to +435 and a baseline spread of 60 to 300), so an exec or
-connect row was weak evidence either way. The exec loop is now a chain of
-execve calls in one process with address randomisation off, and the connect
-loop accepts its own connections (Loops, above). In two boots per kernel of
-that day: on 6.1 the no-program exec runs were within 80 ns of each other
-across both boots (488,473 to 488,592), the governed exec added +2,308 and
-+2,284 ns (1000 rules) and Landlock +719 and +936, the governed connect
-+2,072 and +2,049; the floor and the ungoverned programs still moved by
-about 200 ns between the boots (exec floor +1,169 and +1,375, connect
-floor +346 and +553; the ungoverned connect +772 and +576). 6.12's exec
-baseline still drifts upward within a boot (465,451 to 466,512 over one),
-so its exec rows stay within the spread; its governed connect added
-+1,740 and +2,214, Landlock's +407 and +64. So the governed exec on 6.1 and
-the governed connect are misses measured, not noise: the exec by its one
-walk and the trampolines (above); the connect by what follows.
+**The exec and connect loops (2026-11-27).** Until then the exec loop was
+posix_spawn + wait and the connect loop had its connections accepted by a
+thread in the bench's parent; their figures moved between boots by more
+than the programs cost (6.12's exec floor measured +643 and +4,190 ns in
+two boots of the same programs and method; 6.1's ungoverned connect between
+about +280 and +1,540 ns in six boots, against a floor of +230 to +435 and
+a baseline spread of 60 to 300). The exec loop is now a chain of execve
+calls in one process with address randomisation off, and the connect loop
+accepts its own connections (Loops, above). In three boots per kernel that
+day (this run is the third): on 6.1 every no-program exec run fell between
+488,327 and 488,679 ns, and the governed exec added +2,308, +2,284 and
++2,304 ns (1000 rules); but the floor and the ungoverned programs still
+moved between boots by more than their baseline spread (6.1 exec floor
++1,169, +1,375, +1,026, ungoverned +1,491, +1,596, +1,603; connect floor
++346, +553, +397), and so did the governed connect at times (6.1, no
+unrelated rules: +1,448, +1,457, +2,006). 6.12's exec baseline drifts
+upward within a boot (by 600 to 1,060 ns). So an ungoverned ÷ floor ratio
+of these two loops (1.16 to 1.56 on 6.1's exec in those boots) is weak
+evidence either way, and a change smaller than about 300 ns needs a
+same-boot A/B. What stands out of the variation: the governed exec on 6.1,
+2.4 to 3.6 × Landlock's in the three boots (the one walk and the
+trampolines, above), and the governed connect, 1,000 to 2,100 ns more than
+Landlock's on 6.12.
 
 **Connect.** A governed TCP connect is checked twice: `socket_create`
 (the family and type, after the governed test, the settings, the cgroup
 id, the session's lookup and the counter) and
-`socket_connect`, which reads the address with `bpf_probe_read_kernel`,
+`socket_connect`, which reads the address (an IPv4 one by direct loads
+through the hook's `struct sockaddr` argument since 2026-11-27, an IPv6 one
+with one `bpf_probe_read_kernel`; a `sendmsg`'s with probe reads; before,
+two probe reads for either: in one boot per kernel under `--icount`, the
+old and the new grantd attached in turn twice each, the governed connect
+took 95, 265 and 354 ns less with 0, 10 and 1000 unrelated rules on 6.1 and
+49, 97 and 135 less on 6.12, by the means of the two, where the same
+grantd's two figures differed by up to 341),
 looks the session up, and looks the endpoint up in `net_rules`, an LPM trie
 keyed by (prefix length, session, family, protocol, port, address): the
 exact port first, then "any port" if that found nothing live. A trie
 lookup walks nodes from the root, comparing the key's bits at each, so it
-costs more the more rules a session holds: in the boots above, 1000
-unrelated port rules added about 600 ns on 6.1 over none (+1,448 → +2,072
-and +1,457 → +2,049). Landlock (ABI 4+) keeps its port rules in a red-black
+costs more the more rules a session holds: in that A/B, 1000 unrelated
+port rules added 310 to 570 ns on 6.1 over none, 350 to 430 on 6.12.
+Landlock (ABI 4+) keeps its port rules in a red-black
 tree per domain, searched by port alone. What would close it: an exact-match
 hash map in front of the trie for rules that name one address and one port
-(the common grant), leaving the trie to prefix rules, and the address read
-through a BTF pointer where the hook's argument allows.
+(the common grant), leaving the trie to prefix rules; and a `socket_create`
+check that does not look the session up for the inet families it always
+allows (it does now, so that an unregistered cgroup in the governed tree
+is refused even a socket).
 
 **Ungoverned.** The ungoverned path is one call of
 `bpf_current_task_under_cgroup` against the root cgroup in the

@@ -931,6 +931,46 @@ TEST_P(Escape, Ipv4MappedAddressIsNormalised)
 	::close(listener);
 }
 
+// 16b. The address forms connect() reads: an IPv6 address is read whole and
+// named in the denial; an AF_INET address shorter than a sockaddr_in cannot
+// be placed (denied, reported; the kernel itself would refuse it with
+// EINVAL); AF_UNSPEC disconnects, reaching nobody, and needs no grant.
+TEST_P(Escape, ConnectAddressForms)
+{
+	auto s = open_session();
+	int probe = loopback_socket(SOCK_STREAM);
+	ASSERT_GE(probe, 0);
+	std::uint16_t port = local_port(probe);
+	::close(probe);
+	sockaddr_in6 v6{};
+	v6.sin6_family = AF_INET6;
+	v6.sin6_port = htons(port);
+	ASSERT_EQ(::inet_pton(AF_INET6, "::1", &v6.sin6_addr), 1);
+	auto connect_v6 = [&] { return in_cgroup(s->cgroup(), [&] { return connect_to(AF_INET6, &v6, sizeof v6); }); };
+	// Permissive: the connection is attempted, and nothing listens there.
+	EXPECT_DENIED(s, connect_v6, "socket_connect", "no-rule", "address=[::1] port=" + std::to_string(port), EACCES,
+		      ECONNREFUSED);
+	sockaddr_in v4 = loopback(port);
+	auto connect_short = [&] {
+		return in_cgroup(s->cgroup(), [&] { return connect_to(AF_INET, &v4, 8); });
+	};
+	EXPECT_DENIED(s, connect_short, "socket_connect", "unresolved-object", "", EACCES, EINVAL);
+	auto disconnect = [&] {
+		return in_cgroup(s->cgroup(), [&] {
+			int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+			if (fd < 0)
+				return 100 + errno;
+			sockaddr unspec{};
+			unspec.sa_family = AF_UNSPEC;
+			return ::connect(fd, &unspec, sizeof(sa_family_t)) ? errno : 0;
+		});
+	};
+	std::size_t mark = log_mark();
+	EXPECT_EQ(disconnect(), 0);
+	EXPECT_FALSE(reported(*s, mark, enforcing() ? "deny" : "would-deny", "socket_connect", "", ""))
+		<< session_log(*s);
+}
+
 // 17. Raw and packet sockets bypass every endpoint check: never.
 TEST_P(Escape, RawAndPacketSockets)
 {
