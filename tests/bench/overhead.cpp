@@ -20,6 +20,7 @@
 #include <grantd/abi.h>
 
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
@@ -329,6 +330,77 @@ void measure(const std::string& variant, int rules, const Prepare& prepare, bool
 		n = std::max(2, static_cast<int>(opts.build_iters * opts.scale));
 		report(variant, "build", 0, rules, n, in_child(prepare, [&] { return build_loop(n); }));
 	}
+}
+
+// The LSM programs' own run time, from the kernel's BPF statistics
+// (bpf_enable_stats: each run of a program adds its run time, read with two
+// clock reads around it, and a count). Under --icount that is instruction
+// time and repeats from boot to boot, where a loop's added cost also holds
+// the trampolines and varies with where a boot's kernel work falls. Taken
+// in a pass of its own, after the variant's measurement: the statistics'
+// clock reads would be counted in the loop. Sums over every program whose
+// name starts with `prefix` (grantd_ or floor_).
+struct ProgStats {
+	std::uint64_t runs = 0, ns = 0;
+};
+
+ProgStats prog_stats(const std::string& prefix)
+{
+	ProgStats total;
+	__u32 id = 0;
+	while (bpf_prog_get_next_id(id, &id) == 0) {
+		int fd = bpf_prog_get_fd_by_id(id);
+		if (fd < 0)
+			continue;
+		bpf_prog_info info{};
+		__u32 len = sizeof info;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.type == BPF_PROG_TYPE_LSM &&
+		    std::string(info.name).rfind(prefix, 0) == 0) {
+			total.runs += info.run_cnt;
+			total.ns += info.run_time_ns;
+		}
+		::close(fd);
+	}
+	return total;
+}
+
+// BENCH-STATS lines for the open (each depth), exec and connect loops, as
+// many iterations as a measurement (fewer would let the child's own set-up
+// weigh in the counts): programs' runs and run time per operation.
+void measure_program_time(const std::string& variant, int rules, const Prepare& prepare, const std::string& prefix)
+{
+	int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (stats_fd < 0) {
+		std::printf("BENCH-INFO no program statistics: %s\n", std::strerror(errno));
+		return;
+	}
+	auto one = [&](const std::string& loop, int depth, int n, const std::function<double()>& body) {
+		ProgStats before = prog_stats(prefix);
+		double ns = in_child(prepare, body);
+		ProgStats after = prog_stats(prefix);
+		if (!(ns > 0)) {
+			std::printf("BENCH-ERROR statistics variant=%s loop=%s depth=%d: the loop failed\n", variant.c_str(),
+				    loop.c_str(), depth);
+			return;
+		}
+		// Every run of the child, warm-up included: the counts are per loop.
+		int ops = loop == "exec" ? n + std::max(1, n / 10) : n + n / 10;
+		std::printf("BENCH-STATS {\"variant\":\"%s\",\"loop\":\"%s\",\"depth\":%d,\"rules\":%d,\"ops\":%d,"
+			    "\"runs\":%.3f,\"ns\":%.1f}\n",
+			    variant.c_str(), loop.c_str(), depth, rules, ops,
+			    static_cast<double>(after.runs - before.runs) / ops,
+			    static_cast<double>(after.ns - before.ns) / ops);
+		std::fflush(stdout);
+	};
+	for (int depth : kDepths) {
+		int n = iters(opts.open_iters);
+		one("open", depth, n, [&] { return open_loop(file_at(depth), n); });
+	}
+	int n = iters(opts.exec_iters);
+	one("exec", 0, n, [&] { return exec_loop(n); });
+	n = iters(opts.connect_iters);
+	one("connect", 0, n, [&] { return connect_loop(n); });
+	::close(stats_fd);
 }
 
 // Lets deferred kernel work (freeing detached programs and maps, RCU
@@ -672,15 +744,19 @@ void run_grantd_variants(const std::string& grantd_bin)
 			// The maps hold a session with the most rules; this task is outside the root.
 			BenchSession other(maps, 1, kMaxRules);
 			measure("ungoverned", -1, nullptr);
+			measure_program_time("ungoverned", -1, nullptr, "grantd_");
 		}
 		std::uint32_t id = 10;
 		for (int rules : kRuleCounts) {
 			BenchSession s(maps, id++, rules);
 			std::string cg = s.cgroup();
-			measure("governed", rules, [cg] {
+			Prepare into = [cg] {
 				auto moved = grantd::move_to_cgroup(cg, 0);
 				return moved ? 0 : (moved.error().code ? moved.error().code : EIO);
-			});
+			};
+			measure("governed", rules, into);
+			if (rules == kMaxRules)
+				measure_program_time("governed", rules, into, "grantd_");
 		}
 		if (opts.build)
 			check_build_denied(maps, id++);
@@ -897,6 +973,7 @@ int main(int argc, char** argv)
 		Floor floor(floor_object);
 		settle();
 		measure("floor", -1, nullptr);
+		measure_program_time("floor", -1, nullptr, "floor_");
 	}
 	phase++;
 	settle();
