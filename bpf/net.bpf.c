@@ -109,9 +109,12 @@ static __always_inline void check_endpoint(struct decision *d, __u32 session_id,
 /*
  * The right an inet hook needs: bind for bind; connect for connect and for a
  * stream's TCP Fast Open message; send for a datagram sent to an address.
+ * btf: address is the hook's own struct sockaddr argument, which the
+ * verifier lets the program load from directly; else it is read with probe
+ * reads.
  */
-static __always_inline int inet_check(__u16 hook, struct socket *sock, const void *address, int addrlen,
-				      const struct sockaddr *btf_address)
+static __always_inline int inet_check(__u16 hook, struct socket *sock, const struct sockaddr *address, int addrlen,
+				      bool btf)
 {
 	struct sock *sk = sock->sk;
 	struct subject s;
@@ -131,14 +134,13 @@ static __always_inline int inet_check(__u16 hook, struct socket *sock, const voi
 	struct decision d = { .requested = right };
 
 	d.protocol = sk->sk_protocol;
-	/* A NULL address reads as family 0, from either. */
-	if (btf_address)
-		family = btf_address->sa_family;
+	/* A NULL address reads as family 0 either way (a faulting BTF load yields 0). */
+	if (btf)
+		family = address->sa_family;
 	else
 		bpf_probe_read_kernel(&family, sizeof(family), address);
 	if (addrlen < (int)sizeof(struct sockaddr_in) ||
-	    !(btf_address && family == AF_INET ? read_inet4(&d, btf_address)
-						: read_inet(&d, address, addrlen, family))) {
+	    !(btf && family == AF_INET ? read_inet4(&d, address) : read_inet(&d, address, addrlen, family))) {
 		/* Disconnecting (AF_UNSPEC) reaches nobody. */
 		if (family == AF_UNSPEC && hook == GRANTD_HOOK_SOCKET_CONNECT)
 			d.requested = 0;
@@ -153,7 +155,7 @@ static __always_inline int inet_check(__u16 hook, struct socket *sock, const voi
 /* For send: msg_name is a void pointer, read with probe reads. */
 GOVERNED_PART int inet_governed(__u16 hook, struct socket *sock, const void *address, int addrlen)
 {
-	return inet_check(hook, sock, address, addrlen, NULL);
+	return inet_check(hook, sock, address, addrlen, false);
 }
 
 /*
@@ -163,7 +165,7 @@ GOVERNED_PART int inet_governed(__u16 hook, struct socket *sock, const void *add
  */
 GOVERNED_PART int inet_governed_sa(__u16 hook, struct socket *sock, const struct sockaddr *address, int addrlen)
 {
-	return inet_check(hook, sock, address, addrlen, address);
+	return inet_check(hook, sock, address, addrlen, true);
 }
 
 /* 6.12's verifier knows socket.sk may be NULL: every use checks it. */

@@ -114,6 +114,17 @@ int loopback_socket(int type)
 	return fd;
 }
 
+// A TCP port on 127.0.0.1 that was free a moment ago (0 if none was found).
+std::uint16_t free_port()
+{
+	int probe = loopback_socket(SOCK_STREAM);
+	if (probe < 0)
+		return 0;
+	std::uint16_t port = local_port(probe);
+	::close(probe);
+	return port;
+}
+
 int connect_to(int family, const void* addr, socklen_t len)
 {
 	int fd = ::socket(family, SOCK_STREAM, 0);
@@ -938,10 +949,8 @@ TEST_P(Escape, Ipv4MappedAddressIsNormalised)
 TEST_P(Escape, ConnectAddressForms)
 {
 	auto s = open_session();
-	int probe = loopback_socket(SOCK_STREAM);
-	ASSERT_GE(probe, 0);
-	std::uint16_t port = local_port(probe);
-	::close(probe);
+	std::uint16_t port = free_port();
+	ASSERT_NE(port, 0);
 	sockaddr_in6 v6{};
 	v6.sin6_family = AF_INET6;
 	v6.sin6_port = htons(port);
@@ -1274,10 +1283,8 @@ TEST_P(Escape, ChangesNeedTheirRights)
 TEST_P(Escape, BindAndListen)
 {
 	auto s = open_session();
-	int probe = loopback_socket(SOCK_STREAM);
-	ASSERT_GE(probe, 0);
-	std::uint16_t port = local_port(probe);
-	::close(probe);
+	std::uint16_t port = free_port();
+	ASSERT_NE(port, 0);
 	std::string rule = "tcp:127.0.0.1/32:" + std::to_string(port);
 	auto bind_listen = [&] {
 		return in_cgroup(s->cgroup(), [&] {
